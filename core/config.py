@@ -1,0 +1,84 @@
+"""One settings object for the whole process (STYLE 9): no os.getenv anywhere else."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-not-secret-change-me"
+DEFAULT_SQLITE_PATH = Path("var/stormdesk.db")
+
+
+class Settings(BaseSettings):
+    """Ecosystem variables keep their usual names; the project's own use the STORMDESK_ prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="STORMDESK_", extra="ignore", populate_by_name=True)
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL"))
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL"))
+    twilio_account_sid: str | None = Field(
+        default=None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID")
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN")
+    )
+    twilio_api_base: str | None = Field(
+        default=None, validation_alias=AliasChoices("TWILIO_API_BASE", "STORMDESK_TWILIO_API_BASE")
+    )
+    rasa_url: str | None = Field(default=None, validation_alias=AliasChoices("RASA_URL"))
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000", validation_alias=AliasChoices("PUBLIC_BASE_URL")
+    )
+
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    sqlite_path: Path = DEFAULT_SQLITE_PATH
+    utility_name: str = "Riverbend Public Utilities"
+    utility_phone: str = "+15555550100"
+    utility_timezone: str = "America/Chicago"
+    default_region: str = "US"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Per-utility financial controls (DOMAIN.md "internal controls").
+    agent_adjustment_limit: Decimal = Decimal("100.00")
+    supervisor_adjustment_limit: Decimal = Decimal("1000.00")
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.env == "production" and self.secret_key.get_secret_value() == DEV_SECRET:
+            raise ValueError("STORMDESK_SECRET_KEY must be set to a real secret in production")
+        if self.env == "production" and self.database_url is None:
+            raise ValueError("DATABASE_URL must be set in production")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """Unset DATABASE_URL means the embedded SQLite file."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    @property
+    def embedded(self) -> bool:
+        return self.redis_url is None
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the plain URLs operators paste (postgres://, postgresql://) and pick the async driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
