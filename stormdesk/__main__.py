@@ -1,0 +1,3 @@
+from stormdesk.cli import app
+
+app()

@@ -1,0 +1,12 @@
+"""Every HTTP router the app serves. Each domain adds its router here, nowhere else."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from stormdesk import ops
+
+
+def routers() -> list[APIRouter]:
+    found: list[APIRouter] = [ops.router]
+    return found

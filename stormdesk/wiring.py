@@ -1,0 +1,40 @@
+"""Composition root: choose adapters from settings and build the Runtime."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from core.config import Settings
+from core.db import make_engine, make_sessionmaker
+from core.runtime import Runtime
+
+
+async def build_runtime(settings: Settings) -> Runtime:
+    engine = make_engine(settings.effective_database_url)
+    sessions = make_sessionmaker(engine)
+
+    async def database_probe() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    probes = {"database": database_probe}
+    if settings.redis_url:
+        from integrations.redis import redis_ports
+
+        ports = redis_ports(settings.redis_url)
+        probes["redis"] = ports.ping
+    else:
+        from core.local import local_ports
+
+        ports = local_ports()
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        bus=ports.bus,
+        queue=ports.queue,
+        lock=ports.lock,
+        limiter=ports.limiter,
+        dedupe=ports.dedupe,
+        probes=probes,
+    )
