@@ -8,7 +8,7 @@ event loop, and make `close()` idempotent.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -87,3 +87,37 @@ class Dedupe(Protocol):
     async def first_time(self, key: str, *, ttl_s: float = 86400.0) -> bool: ...
 
     async def close(self) -> None: ...
+
+
+async def _always_ready() -> bool:
+    return True
+
+
+@dataclass(slots=True, eq=False)
+class Ports:
+    """The five shared-state ports built together, so the composition root wires one object
+    whether they are in-process or Redis (`core.local.local_ports`, `integrations.redis.redis_ports`).
+
+    `ready()` answers the readiness probe; `close()` closes every port, then whatever the
+    builder owns (e.g. the Redis connection pool), and is idempotent."""
+
+    bus: EventBus
+    queue: DurableQueue
+    lock: Lock
+    limiter: RateLimiter
+    dedupe: Dedupe
+    probe: Callable[[], Awaitable[bool]] = _always_ready
+    on_close: tuple[Callable[[], Awaitable[None]], ...] = ()
+    _closed: bool = False
+
+    async def ready(self) -> bool:
+        return await self.probe()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for port in (self.bus, self.queue, self.lock, self.limiter, self.dedupe):
+            await port.close()
+        for closer in self.on_close:
+            await closer()
