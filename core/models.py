@@ -14,6 +14,7 @@ from core.customers import models as customers  # noqa: F401
 from core.db import Base
 from core.deposits import models as deposits  # noqa: F401
 from core.network import models as network  # noqa: F401
+from core.outages import models as outages  # noqa: F401
 from core.payments import models as payments  # noqa: F401
 from core.premises import models as premises  # noqa: F401
 from core.service_orders import models as service_orders  # noqa: F401

@@ -1,0 +1,1 @@
+"""Outages: customer reports roll up the network into predicted outages that operations confirm."""
