@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,10 @@ class LocalEventBus:
                 subscribers.discard(inbox)
                 if not subscribers:
                     del self._inboxes[topic]
-            await events.aclose()
+            self._end(inbox)
+            # Fails only if another task is mid-iteration; the end marker stops that one.
+            with suppress(RuntimeError):
+                await events.aclose()
 
     async def close(self) -> None:
         if self._closed:
@@ -60,10 +63,14 @@ class LocalEventBus:
         self._closed = True
         for subscribers in self._inboxes.values():
             for inbox in subscribers:
-                if inbox.full():
-                    inbox.get_nowait()
-                inbox.put_nowait(_CLOSED)
+                self._end(inbox)
         self._inboxes.clear()
+
+    @staticmethod
+    def _end(inbox: asyncio.Queue[Any]) -> None:
+        if inbox.full():
+            inbox.get_nowait()
+        inbox.put_nowait(_CLOSED)
 
     @staticmethod
     async def _drain(inbox: asyncio.Queue[Any]) -> AsyncIterator[dict[str, Any]]:

@@ -81,6 +81,8 @@ class LocalQueue:
         g = s.groups.setdefault(group, _Group())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + block_ms / 1000
+        # Yield once, as a round trip to Redis would, so one busy worker cannot starve the others.
+        await asyncio.sleep(0)
         while True:
             if self._closed:
                 return []

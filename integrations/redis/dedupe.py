@@ -1,0 +1,23 @@
+"""Dedupe on Redis: SET NX is atomic, so exactly one caller in any process sees a key as new."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from integrations.redis.keys import namespaced
+
+
+class RedisDedupe:
+    """Keys `<namespace>:dd:<key>`, expiring after `ttl_s` (PX rather than EX: EX takes whole
+    seconds only, and a fractional TTL must not round to zero)."""
+
+    def __init__(self, client: aioredis.Redis, *, namespace: str = "stormdesk") -> None:
+        self._client = client
+        self._namespace = namespace
+
+    async def first_time(self, key: str, *, ttl_s: float = 86400.0) -> bool:
+        name = namespaced(self._namespace, "dd", key)
+        return bool(await self._client.set(name, b"1", nx=True, px=max(1, round(ttl_s * 1000))))
+
+    async def close(self) -> None:
+        return None
