@@ -4,6 +4,7 @@ Backs `stormdesk nlu eval --file F` and the accuracy assertion in the unit tests
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import time
 from collections import Counter
