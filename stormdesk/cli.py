@@ -53,6 +53,48 @@ def serve(
     )
 
 
+@app.command()
+def seed(
+    customers: int = typer.Option(2000, min=1, help="how many customers the demo utility has"),
+    seed: int = typer.Option(7, help="random seed: the same seed gives the same utility"),
+    months: int = typer.Option(12, min=1, max=60, help="months of bills and payments"),
+    if_empty: bool = typer.Option(False, "--if-empty", help="do nothing if customers exist"),
+) -> None:
+    """Fill the database with a fictional demo utility (phones are 555 numbers, emails example.*)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from core.db import make_engine
+    from core.demo import SeedOptions, has_customers, seed_demo_utility
+
+    url = get_settings().effective_database_url
+
+    async def run() -> None:
+        engine = make_engine(url)
+        try:
+            if await has_customers(engine):
+                if if_empty:
+                    console.print("demo utility not seeded: the database already has customers")
+                    return
+                console.print("[red]the database already has customers[/red]: "
+                              "seed an empty database (or pass --if-empty)")
+                raise typer.Exit(1)
+            columns = ("{task.description}", BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn())
+            with Progress(*columns, console=console) as progress:
+                task = progress.add_task("seeding customers", total=customers)
+                report = await seed_demo_utility(
+                    engine, SeedOptions(customers=customers, seed=seed, months=months),
+                    on_progress=lambda done: progress.advance(task, done),
+                )
+            rows = sum(report.rows.values())
+            console.print(f"[green]seeded[/green] {report.customers:,} customers "
+                          f"({rows:,} rows) in {report.seconds:.1f} s")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
 @token_app.command("create")
 def token_create(
     role: str = typer.Option(..., help="admin | supervisor | agent | operations | integration"),
