@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import utcnow
@@ -42,7 +42,17 @@ class LedgerEntry(Base):
     """Signed cents: positive means the customer owes more, negative means less."""
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (Index("ix_ledger_account_posted", "account_id", "posted_at"),)
+    __table_args__ = (
+        Index("ix_ledger_account_posted", "account_id", "posted_at"),
+        # Idempotent payments: a processor's reference is posted once, whatever retries.
+        Index(
+            "uq_ledger_entries_payment_reference",
+            "reference",
+            unique=True,
+            sqlite_where=text("kind = 'payment' AND reference IS NOT NULL"),
+            postgresql_where=text("kind = 'payment' AND reference IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
@@ -58,3 +68,6 @@ class LedgerEntry(Base):
     memo: Mapped[str | None] = mapped_column(String(200))
     actor: Mapped[str] = mapped_column(String(80), default="system")
     quantity: Mapped[int | None] = mapped_column(Integer)
+    # Why the entry exists, for rules that count them: nsf_return, nsf_fee, reread_fee,
+    # leak_credit, final_bill, deposit_charge.
+    code: Mapped[str | None] = mapped_column(String(24))
