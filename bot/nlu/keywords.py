@@ -3,6 +3,7 @@ HELP, carrier STOP/START words). A pure function of the text: no model, microsec
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.nlu.base import NICKNAME, OPT_IN, OPT_OUT, Entity, NluResult
@@ -79,6 +80,7 @@ _SENTENCE_WORDS = frozenset({"of", "my", "the", "at", "on", "in", "to", "for", "
                              "and", "with", "from", "again", "since", "it", "me", "i", "you", "de",
                              "la", "el", "mi", "en", "que", "this", "that", "your", "all", "here"})
 MAX_NICKNAME = 40
+_BARE_AMOUNT = re.compile(r"\$?\s?\d+(?:\.\d{1,2})?(?:\s?(?:dollars|bucks|usd))?", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +155,7 @@ def _lookup(token: str) -> tuple[Command, bool] | None:
 
 def _command(text: str, bare: str, tokens: list[str], after_restoration: bool) -> KeywordMatch | None:
     if tokens[0] in ("outcancel", "outcancelar") and len(tokens) == 1:
-        return _cancel_report(exact=tokens[0] == "outcancel")
+        return _cancel_report(exact=False)
     found = _lookup(tokens[0])
     if found is None:
         return None
@@ -184,19 +186,17 @@ def _arguments(cmd: Command, text: str, args: list[str]) -> tuple[Entity, ...] |
     """Entities from what follows the keyword, or None when the rest reads as a sentence."""
     if not args:
         return ()
-    if args[0] in _SENTENCE_WORDS:
-        return None
     rest = _text_after_first_word(text)
+    if cmd.keyword == "NICK":
+        return _nickname(rest)
     if cmd.keyword == "REG":
         return tuple(e for e in extract_entities(rest)
                      if e.type in ("account_number", "phone", "zip_code")) or None
-    if cmd.keyword == "NICK":
-        return _nickname(rest)
-    if not cmd.takes_premise or len(args) > 3:
+    if args[0] in _SENTENCE_WORDS or not cmd.takes_premise or len(args) > 3:
         return None
-    if cmd.keyword == "PAY":
-        amount = parse_amount(rest if "$" in rest else f"{rest} dollars")
-        if amount is not None and len(args) == 1:
+    if cmd.keyword == "PAY" and _BARE_AMOUNT.fullmatch(strip_edges(rest)):
+        amount = parse_amount(rest if "$" in rest else f"{strip_edges(rest)} dollars")
+        if amount is not None:
             return (Entity("amount", amount, text=rest),)
     if len(args) == 1 and args[0].isdigit() and 1 <= int(args[0]) <= 99:
         return (Entity("premise_index", int(args[0]), text=args[0]),)
