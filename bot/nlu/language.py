@@ -15,11 +15,13 @@ _SPANISH = _wordset("""
     cuanto cual donde porque hola gracias buenos buenas dias tardes noches adios ayuda servicio
     medidor fuga cable calle casa nueva mudo mudanza saldo debo hablar persona todavia aun volvio
     regreso apagon lectura cargo recibo alto muy mas tiempo plan arreglo agente representante
+    huele mucho vuelve hace tiene olor poste cables caido quiero hablar mudanza mudo
 """)
 _ENGLISH = _wordset("""
-    the a an my is are was i you we it of to for on in at and or not no yes what when why how
+    the an my is are was i you we it of to for on in at and or not no yes what when why how
     power out bill pay balance service water gas meter leak agent please thanks thank hi hello
     can do does have has me our your this that there with from back still need want help
+    smell wire line down owe bill due moving
 """)
 _SPANISH_MARKS = frozenset("ñ¿¡")
 
