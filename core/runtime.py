@@ -26,8 +26,10 @@ class Runtime:
     probes: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     # Adapters later issues add (sender table, NLU, payment links); keyed by port name.
     extras: dict[str, Any] = field(default_factory=dict)
+    # What to close on shutdown, in order (the ports holder, then anything added later).
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
-        for port in (self.bus, self.queue, self.lock, self.limiter, self.dedupe):
-            await port.close()
+        for closer in self.closers:
+            await closer()
         await self.engine.dispose()

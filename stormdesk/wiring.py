@@ -22,7 +22,12 @@ async def build_runtime(settings: Settings) -> Runtime:
         from integrations.redis import redis_ports
 
         ports = redis_ports(settings.redis_url)
-        probes["redis"] = ports.ping
+
+        async def redis_probe() -> None:
+            if not await ports.ready():
+                raise ConnectionError("redis did not answer")
+
+        probes["redis"] = redis_probe
     else:
         from core.local import local_ports
 
@@ -37,4 +42,5 @@ async def build_runtime(settings: Settings) -> Runtime:
         limiter=ports.limiter,
         dedupe=ports.dedupe,
         probes=probes,
+        closers=[ports.close],
     )
