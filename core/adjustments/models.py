@@ -23,5 +23,7 @@ class AdjustmentRequest(Base):
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|approved|rejected
     decided_by: Mapped[str | None] = mapped_column(String(80))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Carried to the ledger entry when posted (e.g. leak_credit), so rules can count them.
+    code: Mapped[str | None] = mapped_column(String(24))
     ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -59,7 +59,8 @@ async def request_adjustment(
         raise Forbidden(f"role {caller.role.value} may not post adjustments")
     await get_account(session, account_id=account_id, for_update=True)
     request = AdjustmentRequest(account_id=account_id, amount_cents=cents, reason=reason[:200],
-                                requested_by=caller.name[:80], requested_role=caller.role.value)
+                                requested_by=caller.name[:80], requested_role=caller.role.value,
+                                code=code)
     session.add(request)
     await session.flush()
     if decision is AdjustmentDecision.REQUEST_APPROVAL:
@@ -69,7 +70,7 @@ async def request_adjustment(
             after={"amount": str(from_cents(cents)), "status": "pending"}, reason=reason,
         )
         return AdjustmentOutcome(request, None)
-    entry = await _post(session, caller=caller, request=request, code=code)
+    entry = await _post(session, caller=caller, request=request)
     return AdjustmentOutcome(request, entry)
 
 
@@ -125,13 +126,12 @@ def _still_pending(request: AdjustmentRequest) -> None:
 
 
 async def _post(
-    session: AsyncSession, *, caller: Caller, request: AdjustmentRequest,
-    code: str | None = None, note: str | None = None,
+    session: AsyncSession, *, caller: Caller, request: AdjustmentRequest, note: str | None = None,
 ) -> LedgerEntry:
     before = await ledger.balance_cents(session, account_id=request.account_id)
     entry = await ledger.add_entry(session, LedgerEntry(
         account_id=request.account_id, kind="adjustment", amount_cents=request.amount_cents,
-        posted_at=utcnow(), memo=request.reason, actor=caller.name[:80], code=code,
+        posted_at=utcnow(), memo=request.reason, actor=caller.name[:80], code=request.code,
     ))
     request.status = "approved"
     request.decided_by = caller.name[:80]

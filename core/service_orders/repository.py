@@ -42,3 +42,13 @@ async def count_since(
     if exclude_order_id is not None:
         query = query.where(ServiceOrder.id != exclude_order_id)
     return int(await session.scalar(query) or 0)
+
+
+async def leak_order_for_bill(session: AsyncSession, *, account_id: int, bill_id: int) -> bool:
+    """One leak adjustment per bill: the bill id lives in the order's details."""
+    rows = await session.scalars(
+        select(ServiceOrder).where(ServiceOrder.account_id == account_id,
+                                   ServiceOrder.kind == "leak_adjustment",
+                                   ServiceOrder.status != "cancelled")
+    )
+    return any((o.details or {}).get("bill_id") == bill_id for o in rows)

@@ -138,6 +138,8 @@ async def request_leak_adjustment(
     bill = await session.get(Bill, bill_id)
     if bill is None or bill.account_id != account_id:
         raise NotFound(f"bill {bill_id} not found on this account", bill_id=bill_id)
+    if await repository.leak_order_for_bill(session, account_id=account_id, bill_id=bill.id):
+        raise Conflict("a leak adjustment was already requested for this bill", bill_id=bill_id)
     earlier = [b for b in await ledger.recent_bills(session, account_id=account_id, limit=13)
                if b.id != bill.id and b.issued_on < bill.issued_on]
     if not earlier:

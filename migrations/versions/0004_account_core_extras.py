@@ -1,4 +1,4 @@
-"""Account-core extras: ledger entry codes and idempotent payment references.
+"""Account-core extras: ledger and adjustment codes, idempotent payment references.
 
 Revision ID: 0004
 Revises: 0001
@@ -20,6 +20,8 @@ _PAYMENT_WITH_REFERENCE = "kind = 'payment' AND reference IS NOT NULL"
 def upgrade() -> None:
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.add_column(sa.Column("code", sa.String(length=24), nullable=True))
+    with op.batch_alter_table("adjustment_requests", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("code", sa.String(length=24), nullable=True))
     op.create_index(
         "uq_ledger_entries_payment_reference",
         "ledger_entries",
@@ -32,5 +34,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("uq_ledger_entries_payment_reference", table_name="ledger_entries")
+    with op.batch_alter_table("adjustment_requests", schema=None) as batch_op:
+        batch_op.drop_column("code")
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.drop_column("code")
