@@ -144,6 +144,7 @@ class Merge:
     child: Device
     parent: Device
     customers: int
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,11 +178,16 @@ class InferenceEngine:
         self.topology = topology
         self.policy = policy or RollupPolicy()
         self._reports: dict[int, datetime] = {}  # service point → time of its open report
-        self._recent: set[int] = set()  # service points whose report is inside the window
+        # Service points whose report is inside the window → path level of the outage holding
+        # it (1 = its transformer or below, None = not held: unexplained evidence).
+        self._recent: dict[int, int | None] = {}
         self._expiry: list[tuple[datetime, int]] = []
         self._open_under: defaultdict[Device, set[int]] = defaultdict(set)
         self._recent_count: defaultdict[Device, int] = defaultdict(int)
-        self._reporting_children: defaultdict[Device, int] = defaultdict(int)
+        # Recent reports under a device already explained by an outage at or below it.
+        self._held: defaultdict[Device, int] = defaultdict(int)
+        # Children with recent reports no outage explains yet (how spread the evidence is).
+        self._free_children: defaultdict[Device, int] = defaultdict(int)
         self._out_children: defaultdict[Device, int] = defaultdict(int)
         self._covers: dict[Device, _Cover] = {}
         self._owners_below: defaultdict[Device, set[Device]] = defaultdict(set)
@@ -246,7 +252,7 @@ class InferenceEngine:
             cover.devices.discard(device)
             cover.customers = self._customers_of(cover.devices)
         cover = self._open(device, OutageStatus.CONFIRMED, at)
-        decisions: list[Decision] = list(self._absorb_below(cover, created=()))
+        decisions: list[Decision] = list(self._absorb_below(cover, at, created=()))
         decisions.extend(self._evaluate(self.topology.ancestors(device), at))
         return decisions
 
@@ -263,14 +269,14 @@ class InferenceEngine:
         self._close(cover)
         return closed
 
-    def merge(self, child: Device, parent: Device) -> list[Decision]:
+    def merge(self, child: Device, parent: Device, at: datetime) -> list[Decision]:
         """Operations fold one outage into another, even across the network."""
         child_cover = self._covers.get(child)
         parent_cover = self._covers.get(parent)
         if child_cover is None or parent_cover is None or child_cover is parent_cover:
             return []
         self._absorb(child_cover, parent_cover)
-        return [Merge(child_cover.device, parent_cover.device, parent_cover.customers)]
+        return [Merge(child_cover.device, parent_cover.device, parent_cover.customers, at)]
 
     def load_outage(
         self,
@@ -285,6 +291,7 @@ class InferenceEngine:
         for alias in merged:
             self._set_cover(alias, cover)
             cover.devices.add(alias)
+            self._rehold_under(alias)
         cover.customers = customers if customers is not None else self._customers_of(cover.devices)
 
     # -- questions -------------------------------------------------------------------------
@@ -330,8 +337,9 @@ class InferenceEngine:
             self._open_under[device].add(service_point_id)
         assert self._now is not None
         if at >= self._now - self.policy.window:
-            self._recent.add(service_point_id)
-            self._count_recent(path, +1)
+            held = self._hold_level(path)
+            self._recent[service_point_id] = held
+            self._count(path, 1, None, held)
             heapq.heappush(self._expiry, (at, service_point_id))
         return path
 
@@ -340,18 +348,40 @@ class InferenceEngine:
         for device in path[1:]:
             self._open_under[device].discard(service_point_id)
         if service_point_id in self._recent:
-            self._recent.discard(service_point_id)
-            self._count_recent(path, -1)
+            self._count(path, -1, self._recent.pop(service_point_id), None)
 
-    def _count_recent(self, path: Path, delta: int) -> None:
-        counts = self._recent_count
+    def _count(self, path: Path, delta: int, held_before: int | None, held_after: int | None) -> None:
+        """Move one recent report along its path: counted or not, explained from which level."""
+        recent, held = self._recent_count, self._held
         for level in (1, 2, 3):
             device = path[level]
-            count = counts[device] + delta
-            counts[device] = count
-            # A child starts (or stops) reporting: the parent's spread of reports changes.
-            if level < 3 and count == (1 if delta > 0 else 0):
-                self._reporting_children[path[level + 1]] += delta
+            free_before = recent[device] - held[device]
+            recent[device] += delta
+            held[device] += (held_after is not None and level >= held_after) - (
+                held_before is not None and level >= held_before
+            )
+            free_after = recent[device] - held[device]
+            if level < 3 and (free_before > 0) != (free_after > 0):
+                self._free_children[path[level + 1]] += 1 if free_after > 0 else -1
+
+    def _hold_level(self, path: Path) -> int | None:
+        covers = self._covers
+        for level, device in enumerate(path):
+            if device in covers:
+                return max(level, 1)  # a service point's own outage is held at its transformer
+        return None
+
+    def _rehold_under(self, device: Device) -> None:
+        """A device just got an outage: the recent reports below it are now explained by it."""
+        for service_point_id in list(self._service_points_under(device)):
+            if service_point_id not in self._recent:
+                continue
+            path = self.topology.path(service_point_id)
+            assert path is not None
+            before, after = self._recent[service_point_id], self._hold_level(path)
+            if before != after:
+                self._recent[service_point_id] = after
+                self._count(path, 0, before, after)
 
     def _advance(self, now: datetime) -> None:
         if self._now is None or now > self._now:
@@ -361,10 +391,9 @@ class InferenceEngine:
         while expiry and expiry[0][0] < cutoff:
             at, service_point_id = heapq.heappop(expiry)
             if service_point_id in self._recent and self._reports.get(service_point_id) == at:
-                self._recent.discard(service_point_id)
                 path = self.topology.path(service_point_id)
                 assert path is not None
-                self._count_recent(path, -1)
+                self._count(path, -1, self._recent.pop(service_point_id), None)
 
     # -- prediction ------------------------------------------------------------------------
 
@@ -384,12 +413,14 @@ class InferenceEngine:
             return []
         top = created[-1]  # each later one sits above the earlier ones and absorbs them
         decisions: list[Decision] = [Predict(top.device, at, top.customers)]
-        decisions.extend(self._absorb_below(top, created=created))
+        decisions.extend(self._absorb_below(top, at, created=created))
         return decisions
 
     def _qualifies(self, device: Device) -> bool:
+        # Only reports no known outage explains are evidence: calls from under a transformer
+        # that is already out do not predict its feeder a second time.
         policy = self.policy
-        reports = self._recent_count.get(device, 0)
+        reports = self._recent_count.get(device, 0) - self._held.get(device, 0)
         customers = self.topology.customers(device)
         if device.kind is DeviceKind.TRANSFORMER:
             return reports >= policy.transformer_min_reports or (
@@ -407,11 +438,13 @@ class InferenceEngine:
             return False
         spread = min(policy.min_reporting_children, self.topology.children(device))
         return (
-            self._reporting_children.get(device, 0) >= spread
+            self._free_children.get(device, 0) >= spread
             and reports >= min_share * customers - 1e-9
         )
 
-    def _absorb_below(self, cover: _Cover, *, created: Iterable[_Cover]) -> list[Decision]:
+    def _absorb_below(
+        self, cover: _Cover, at: datetime, *, created: Iterable[_Cover]
+    ) -> list[Decision]:
         """A new outage swallows the unconfirmed outages beneath it; confirmed ones stay nested."""
         fresh = {id(c) for c in created}
         merges: list[Decision] = []
@@ -421,7 +454,7 @@ class InferenceEngine:
                 continue
             self._absorb(child, cover)
             if id(child) not in fresh:
-                merges.append(Merge(child.device, cover.device, cover.customers))
+                merges.append(Merge(child.device, cover.device, cover.customers, at))
         return merges
 
     # -- bookkeeping -----------------------------------------------------------------------
@@ -431,6 +464,7 @@ class InferenceEngine:
         self._set_cover(device, cover)
         for ancestor in self.topology.ancestors(device):
             self._owners_below[ancestor].add(device)
+        self._rehold_under(device)
         if status is OutageStatus.PREDICTED:
             due = at + self.policy.probable_after
             heapq.heappush(self._promotions, (due, next(self._sequence), cover))

@@ -13,7 +13,9 @@ class RollupPolicy:
     A transformer serves a handful of premises, so two calls (or half of them) is strong
     evidence. A feeder serves hundreds: it needs several of its transformers out, or a
     quarter of its customers calling from more than one transformer, before the whole
-    feeder is blamed. A substation rolls up from its feeders the same way.
+    feeder is blamed. A substation rolls up from its feeders the same way. Shares and
+    counts use only reports no known outage explains yet, so calls from under a transformer
+    that is already out never predict its feeder on their own.
     """
 
     # Reports older than this no longer count toward a new prediction (they stay open).
