@@ -45,6 +45,8 @@ def entities_dict(entities: Any) -> dict[str, Any]:
     for item in entities or ():
         if isinstance(item, dict) and "entity" in item:
             found.setdefault(item["entity"], item.get("value"))
+        elif hasattr(item, "type"):
+            found.setdefault(item.type, item.value)
     return found
 
 
@@ -90,13 +92,14 @@ class Bot:
             turn.text,
             language=state.language,
             channel=turn.channel,
-            expecting=state.expecting,
             after_restoration=state.restoration_outage_id is not None,
         )
         result = BotResult(intent=understood.intent, confidence=understood.confidence)
         ctx = FlowContext(turn=turn, result=result, templates=self.templates,
                           intent=understood.intent, confidence=understood.confidence,
                           entities=entities_dict(understood.entities))
+        if getattr(understood, "nested", False):
+            ctx.entities["nested"] = True
         intent = understood.intent
         if intent in COMPLIANCE_INTENTS:
             return result

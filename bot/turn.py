@@ -1,4 +1,7 @@
-"""One customer turn as the bot sees it, and what the bot gives back."""
+"""One customer turn as the bot sees it, and what the bot gives back.
+
+Hand-offs use the pipeline's own `Handoff` type, so the agent console reads one shape.
+"""
 
 from __future__ import annotations
 
@@ -12,28 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.replies import Reply
 from bot.state import DialogueState
 from core.config import Settings
-
-
-@dataclass(frozen=True, slots=True)
-class Handoff:
-    """Why and where a conversation goes to a person, with what the bot already knows."""
-
-    reason: str  # requested | misunderstood | angry | emergency | policy
-    skill: str  # billing | outage | collections | commercial | emergency
-    priority: int  # 0 is the most urgent
-    intent: str | None
-    slots: dict[str, Any]
-    verification: str
-    sentiment: str
-    summary: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "reason": self.reason, "skill": self.skill, "priority": self.priority,
-            "intent": self.intent, "slots": self.slots, "verification": self.verification,
-            "sentiment": self.sentiment, "summary": self.summary,
-        }
-
+from core.conversations.schemas import Handoff
 
 # (conversation_id, skill, priority) → (position in queue, expected wait in minutes)
 QueueEstimate = Callable[[int, str, int], Awaitable[tuple[int, int]]]

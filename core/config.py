@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     default_region: str = "US"
     log_level: str = "INFO"
     log_json: bool = True
+    # A folder of <lang>.yml files whose keys override the built-in bot replies.
+    templates_dir: Path | None = None
 
     # Per-utility financial controls (DOMAIN.md "internal controls").
     agent_adjustment_limit: Decimal = Decimal("100.00")

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.replies import Reply, Templates
 from bot.sentiment import sentiment
 from bot.state import DialogueState
-from bot.turn import BotResult, Handoff, Turn
+from bot.turn import BotResult, Turn
+from core.conversations.schemas import Handoff
 
 _YES = {"yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "correct", "right", "si", "sí",
         "s", "claro", "1", "affirmative", "confirm", "please do", "do it", "absolutely"}
@@ -95,7 +96,7 @@ class FlowContext:
     def text(self, key: str, **values: Any) -> str:
         return self.render(key, **values).text
 
-    def handoff(self, *, reason: str, skill: str, priority: int = 5) -> Handoff:
+    def handoff(self, *, reason: str, skill: str, priority: int = 1) -> Handoff:
         state = self.turn.state
         summary = f"{reason}: intent {self.intent or state.flow or 'unknown'}"
         if state.slots:
@@ -103,9 +104,13 @@ class FlowContext:
             summary += f"; collected {shown}"
         handoff = Handoff(
             reason=reason, skill=skill, priority=priority,
-            intent=state.flow or self.intent, slots=dict(state.slots),
-            verification=state.verification, sentiment=sentiment(self.turn.text),
-            summary=summary,
+            summary={
+                "text": summary, "intent": state.flow or self.intent,
+                "slots": {k: v for k, v in state.slots.items() if not str(k).startswith("_")},
+                "verification": state.verification,
+                "verified_account_id": state.verified_account_id,
+                "sentiment": sentiment(self.turn.text), "language": self.language,
+            },
         )
         self.result.handoff = handoff
         state.handed_off = True

@@ -8,6 +8,8 @@ from bot.flows.base import FlowContext
 
 NAME = "emergency"
 INTENTS = {"report_hazard"}
+# Queues serve higher numbers first: a hazard outranks everything else in line.
+EMERGENCY_PRIORITY = 10
 
 _GAS = re.compile(r"\b(gas|smell|olor|huele|rotten egg|huevo podrido)\b", re.IGNORECASE)
 _WATER = re.compile(
@@ -29,7 +31,7 @@ async def start(ctx: FlowContext) -> None:
     ctx.state.slots["hazard"] = kind
     ctx.say(f"emergency_{kind}")
     ctx.state.flow = NAME
-    ctx.handoff(reason="emergency", skill="emergency", priority=0)
+    ctx.handoff(reason="emergency", skill="emergency", priority=EMERGENCY_PRIORITY)
     ctx.state.finish()
 
 

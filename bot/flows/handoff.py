@@ -23,7 +23,8 @@ def skill_for(ctx: FlowContext) -> str:
 
 
 async def start(ctx: FlowContext, *, reason: str = "requested") -> None:
-    ctx.handoff(reason=reason, skill=skill_for(ctx), priority=5)
+    # An upset customer moves up the line; a plain request keeps its place.
+    ctx.handoff(reason=reason, skill=skill_for(ctx), priority=3 if reason == "angry" else 1)
     ctx.state.finish()
 
 
