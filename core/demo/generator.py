@@ -6,6 +6,7 @@ in memory, so 500,000 customers stream like 5,000 do.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time as clock
 import unicodedata
@@ -16,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.accounts.policy import DEFAULT_COLLECTIONS_POLICY
 from core.clock import today
 from core.customers.models import Customer
 from core.demo import history as hist
@@ -25,6 +27,7 @@ from core.demo.personas import DEMO_PERSONAS, Persona, account_number
 from core.demo.rows import Batch, Ids
 from core.demo.usage import PremiseLoad, bill_lines, draw_load
 from core.demo.writer import RowWriter, last_ids
+from core.money import to_cents
 
 PAYMENT_METHODS = (("card", 0.42), ("ach", 0.33), ("check", 0.15), ("cash", 0.10))
 PHONE_LINES_PER_AREA = 9800  # lines 0200-9999 of exchange 555; 0100-0199 are the personas'
@@ -316,6 +319,7 @@ class DemoUtility:
                 "reverses_id": entry_ids[entry.reverses] if entry.reverses is not None else None,
                 "method": entry.method, "reference": None, "memo": entry.memo,
                 "actor": "customer" if entry.kind == "payment" else "system", "quantity": None,
+                "code": entry.code,
             })
 
     def _add_arrangement(
@@ -360,26 +364,33 @@ class DemoUtility:
     ) -> None:
         """Late notice → disconnect notice → disconnect list by age and size of the past-due debt."""
         rng = self.rng
+        policy = DEFAULT_COLLECTIONS_POLICY
         arrangement = history.arrangement
         if arrangement and arrangement.status == "active":
+            account["disconnect_hold_reason"] = "arrangement"
             return  # an arrangement holds collection on the arranged debt
-        overdue, oldest = hist.past_due(history, bills, self.as_of)
-        if not overdue or oldest is None:
+        aged = hist.aging(history, bills, self.as_of)
+        oldest = aged.oldest_past_due_on
+        if aged.past_due_cents < to_cents(policy.min_past_due) or oldest is None:
             return
+        late = policy.late_notice_after_days
+        notice = late + policy.disconnect_notice_after_days
+        listed = notice + policy.disconnect_list_after_days
         days = (self.as_of - oldest).days
-        if days <= 20:
-            stage, entered = "late_notice", oldest + timedelta(days=1)
-        elif days <= 44 or overdue < 5000:
-            stage, entered = "disconnect_notice", oldest + timedelta(days=21)
-        else:
-            stage, entered = "disconnect_list", oldest + timedelta(days=45)
+        if days < late:
+            return  # inside the grace period
         if not plan.persona and rng.random() < 0.01:
             account["bankruptcy_filed_on"] = self.as_of - timedelta(days=rng.randint(3, 25))
             account["bankruptcy_chapter"] = rng.choice((7, 13))
             account["disconnect_hold_reason"] = "bankruptcy"
-            return  # the filing stops collection
+            return  # the automatic stay stops collection
+        stage, after = (
+            ("disconnect_list", listed) if days >= listed
+            else ("disconnect_notice", notice) if days >= notice
+            else ("late_notice", late)
+        )
         account["collection_stage"] = stage
-        account["collection_stage_at"] = _noon(entered)
+        account["collection_stage_at"] = _noon(oldest + timedelta(days=after))
         account["disconnect_pending"] = stage == "disconnect_list"
         if stage != "late_notice" and not plan.persona and rng.random() < 0.08:
             account["medical_hold_until"] = self.as_of + timedelta(days=rng.randint(15, 60))
@@ -460,10 +471,21 @@ async def seed_demo_utility(
     ids = Ids(await last_ids(engine))
     utility = DemoUtility(options, ids)
     writer = RowWriter(engine)
-    for first in range(0, options.customers, options.chunk_size):
-        count = min(options.chunk_size, options.customers - first)
-        batch = utility.build_chunk(first, count)
+    starts = range(0, options.customers, options.chunk_size)
+
+    def build(first: int) -> Batch:
+        return utility.build_chunk(first, min(options.chunk_size, options.customers - first))
+
+    # Build the next chunk in a thread while the database takes this one: chunks are still
+    # built strictly in order, so the result does not depend on timing.
+    pending = asyncio.create_task(asyncio.to_thread(build, starts[0])) if starts else None
+    for position in range(len(starts)):
+        assert pending is not None
+        batch = await pending
+        pending = (asyncio.create_task(asyncio.to_thread(build, starts[position + 1]))
+                   if position + 1 < len(starts) else None)
         await writer.write(batch)
+        count = len(batch.rows["customers"])
         for table, rows in batch.counts().items():
             report.rows[table] = report.rows.get(table, 0) + rows
         report.customers += count

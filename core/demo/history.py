@@ -8,13 +8,18 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from core.arrangements.policy import DEFAULT_ARRANGEMENT_POLICY
+from core.billing.policy import DEFAULT_BILLING_POLICY, Aging, AgingItem, age_balance
+from core.billing.repository import STANDALONE_DEBITS, STANDALONE_DUE_DAYS
+from core.money import to_cents
+
 LATE_FEE_MIN_CENTS = 500
 LATE_FEE_RATE = 0.015
-NSF_FEE_CENTS = 2500
+NSF_FEE_CENTS = to_cents(DEFAULT_BILLING_POLICY.nsf_fee)
 DUE_DAYS = 21
 
 # How an account pays. Shares are of all accounts; the rest pay on time.
-BEHAVIOR_SHARES = (("late", 0.07), ("past_due", 0.055), ("arrangement", 0.03), ("broken", 0.01))
+BEHAVIOR_SHARES = (("late", 0.07), ("past_due", 0.065), ("arrangement", 0.03), ("broken", 0.01))
 
 
 @dataclass
@@ -35,6 +40,8 @@ class EntryDraft:
     method: str | None = None
     memo: str | None = None
     reverses: int | None = None  # index of the entry this one reverses
+    code: str | None = None  # why it exists, for rules that count entries (nsf_return, …)
+    fee_for: int | None = None  # the bill a late fee was charged on
 
 
 @dataclass
@@ -109,7 +116,7 @@ class LedgerWriter:
 
     def charge_all(self) -> None:
         for index, bill in enumerate(self.bills):
-            posted = datetime.combine(bill.issued_on, time(6), tzinfo=UTC)
+            posted = datetime.combine(bill.issued_on, time(12), tzinfo=UTC)
             self.add(EntryDraft("charge", bill.amount, posted, bill_index=index, memo="monthly bill"))
 
     def add(self, entry: EntryDraft) -> int:
@@ -127,7 +134,9 @@ class LedgerWriter:
     def late_fee(self, index: int, unpaid: int) -> None:
         fee = max(LATE_FEE_MIN_CENTS, round(unpaid * LATE_FEE_RATE))
         posted = datetime.combine(self.bills[index].due_on + timedelta(days=1), time(5), tzinfo=UTC)
-        self.add(EntryDraft("fee", fee, posted, bill_index=index, memo="late payment charge"))
+        # Not tied to the bill: aging sees it as its own debit, as for fees the services post.
+        self.add(EntryDraft("fee", fee, posted, memo="late payment charge", code="late_fee",
+                            fee_for=index))
 
     def pay_on_time(self, index: int) -> None:
         bill = self.bills[index]
@@ -150,15 +159,17 @@ class LedgerWriter:
         """Charges and late fees of these bills not yet paid (all of them, for unpaid bills)."""
         return sum(
             e.amount for e in self.history.entries
-            if e.bill_index in indexes and e.kind in ("charge", "fee")
+            if (e.kind == "charge" and e.bill_index in indexes) or e.fee_for in indexes
         )
 
     def arrangement(
         self, *, created_on: date, total: int, count: int, pays_installments: int | None
     ) -> ArrangementDraft:
         """Down payment now, the rest monthly; stops paying after `pays_installments` when broken."""
-        down_share = 0.25 if 4 <= created_on.month <= 11 else 0.10
-        down = round(total * down_share)
+        policy = DEFAULT_ARRANGEMENT_POLICY
+        winter = created_on.month in policy.winter_months
+        down_share = policy.winter_down_payment if winter else policy.summer_down_payment
+        down = round(total * float(down_share))
         rest = total - down
         each, remainder = divmod(rest, count)
         plan = [(created_on, down)] + [
@@ -191,10 +202,12 @@ class LedgerWriter:
         payment = self.history.entries[payment_index]
         returned_on = payment.posted_at + timedelta(days=3)
         reversal = EntryDraft("reversal", -payment.amount, returned_on, reverses=payment_index,
-                              method=payment.method, memo="returned payment (NSF)")
+                              method=payment.method, memo="returned payment: NSF",
+                              code="nsf_return")
         if self.add(reversal) < 0:
             return
-        self.add(EntryDraft("fee", NSF_FEE_CENTS, returned_on, memo="returned payment fee"))
+        self.add(EntryDraft("fee", NSF_FEE_CENTS, returned_on, memo="returned payment fee",
+                            code="nsf_fee"))
         self.pay(returned_on.date() + timedelta(days=self.rng.randint(4, 9)),
                  -payment.amount + NSF_FEE_CENTS, memo="payment after returned payment",
                  method="cash")
@@ -271,22 +284,11 @@ def _arranged(
     return handled
 
 
-def past_due(history: History, bills: list[BillDraft], as_of: date) -> tuple[int, date | None]:
-    """Past-due cents and the due date of the oldest unpaid debt, paying oldest debts first."""
-    credit = -sum(e.amount for e in history.entries if e.amount < 0)
-    debts = sorted(
-        (
-            (bills[e.bill_index].due_on if e.kind == "charge" and e.bill_index is not None
-             else e.posted_at.date(), e.amount)
-            for e in history.entries if e.amount > 0
-        ),
-    )
-    overdue = 0
-    oldest: date | None = None
-    for due_on, amount in debts:
-        covered = min(credit, amount)
-        credit -= covered
-        if amount > covered and due_on < as_of:
-            overdue += amount - covered
-            oldest = oldest or due_on
-    return overdue, oldest
+def aging(history: History, bills: list[BillDraft], as_of: date) -> Aging:
+    """The account's aging exactly as the billing service computes it from these rows."""
+    items = [AgingItem(b.issued_on, b.due_on, b.amount) for b in bills if b.issued_on <= as_of]
+    for entry in history.entries:
+        if entry.bill_index is None and entry.amount > 0 and entry.kind in STANDALONE_DEBITS:
+            day = entry.posted_at.date()
+            items.append(AgingItem(day, day + timedelta(days=STANDALONE_DUE_DAYS), entry.amount))
+    return age_balance(balance_cents=history.balance, items=items, today=as_of)
