@@ -436,9 +436,9 @@ class InferenceEngine:
             return True
         if reports == 0:
             return False
-        spread = min(policy.min_reporting_children, self.topology.children(device))
+        # Under a device with a single child the child explains the same customers better.
         return (
-            self._free_children.get(device, 0) >= spread
+            self._free_children.get(device, 0) >= policy.min_reporting_children
             and reports >= min_share * customers - 1e-9
         )
 
