@@ -47,6 +47,29 @@ class Settings(BaseSettings):
     # A folder of <lang>.yml files whose keys override the built-in bot replies.
     templates_dir: Path | None = None
 
+    # Email channel (channels/email). Our address is where customers write and replies come
+    # from; inbound mail for its domain is accepted. SendGrid Inbound Parse posts with these
+    # basic-auth credentials (unset: the endpoint refuses everything). The SMTP listener is
+    # the embedded alternative (unset `email_smtp_listen`: on only in embedded development).
+    email_address: str = "help@riverbend.example"
+    email_inbound_user: str | None = None
+    email_inbound_password: SecretStr | None = None
+    email_smtp_listen: bool | None = None
+    email_smtp_host: str = "127.0.0.1"
+    email_smtp_port: int = 2525
+    email_max_message_bytes: int = 25 * 1024 * 1024
+    email_max_attachment_bytes: int = 10 * 1024 * 1024
+    email_store_dir: Path = Path("var/email")
+    # Outbound: SendGrid when SENDGRID_API_KEY is set, else SMTP when a host is, else sandbox.
+    sendgrid_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SENDGRID_API_KEY")
+    )
+    sendgrid_api_base: str = "https://api.sendgrid.com"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+
     # Per-utility financial controls (DOMAIN.md "internal controls").
     agent_adjustment_limit: Decimal = Decimal("100.00")
     supervisor_adjustment_limit: Decimal = Decimal("1000.00")
