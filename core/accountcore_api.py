@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 
 def account_core_routers() -> list[APIRouter]:
+    from core.accounts.views import collections_router
     from core.accounts.views import router as accounts
     from core.adjustments.views import router as adjustments
     from core.arrangements.views import router as arrangements
@@ -16,4 +17,4 @@ def account_core_routers() -> list[APIRouter]:
     from core.service_orders.views import router as service_orders
 
     return [customers, accounts, premises, payments, adjustments, arrangements, deposits,
-            service_orders]
+            service_orders, collections_router]

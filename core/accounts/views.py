@@ -11,9 +11,17 @@ from core.accounts import repository
 from core.accounts.access import AccountClerk, AccountReader
 from core.accounts.flows import account_summary
 from core.accounts.schemas import AccountIn, AccountOut, AccountSummaryOut
-from core.accounts.service import open_account, record_bankruptcy, set_medical_hold
+from core.accounts.service import (
+    advance_collections,
+    disconnect_list,
+    open_account,
+    record_bankruptcy,
+    set_medical_hold,
+)
+from core.billing.schemas import Money
 from core.errors import NotFound
 from core.http import DbSession
+from core.money import from_cents
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
 
@@ -80,3 +88,38 @@ async def bankruptcy(
                                      filed_on=body.filed_on, chapter=body.chapter)
     return BankruptcyOut(account=AccountOut.model_validate(notice.account),
                          adequate_assurance_due_on=notice.adequate_assurance_due_on)
+
+
+class CollectionStepOut(BaseModel):
+    stage: str
+    changed: bool
+    reason: str
+    hold: str | None
+
+
+class DisconnectCandidateOut(BaseModel):
+    account_id: int
+    amount_due: Money
+    last_payment_on: date | None
+    broken_arrangements: int
+
+
+@router.post("/{account_id}/collections/advance", response_model=CollectionStepOut)
+async def advance(account_id: int, session: DbSession, caller: AccountClerk) -> CollectionStepOut:
+    """At most one step (late notice → disconnect notice → disconnect list), holds respected."""
+    step = await advance_collections(session, caller=caller, account_id=account_id)
+    return CollectionStepOut(stage=step.stage, changed=step.changed, reason=step.reason,
+                             hold=step.hold)
+
+
+collections_router = APIRouter(prefix="/api/v1/collections", tags=["accounts"])
+
+
+@collections_router.get("/disconnect-list", response_model=list[DisconnectCandidateOut])
+async def disconnects(session: DbSession, _caller: AccountReader) -> list[DisconnectCandidateOut]:
+    """Not held, ordered by amount due, then oldest last payment, then broken arrangements."""
+    return [DisconnectCandidateOut(account_id=c.account_id,
+                                   amount_due=from_cents(c.amount_due_cents),
+                                   last_payment_on=c.last_payment_on,
+                                   broken_arrangements=c.broken_arrangements)
+            for c in await disconnect_list(session)]

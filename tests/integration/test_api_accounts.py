@@ -331,3 +331,35 @@ async def test_openapi_documents_the_api(api: Api) -> None:
     adjust = spec["paths"]["/api/v1/accounts/{account_id}/adjustments"]["post"]
     assert "202" in adjust["responses"] and "403" in adjust["responses"]
     assert "Approval limits" in adjust["description"]
+
+
+async def test_collections_holds_and_disconnect_list(api: Api) -> None:
+    held_id = await seeded_account(api, past_due="900.00")
+    async with unit_of_work(api.runtime.sessions) as session:
+        _, other = await customer_with_account(session, last_name="Quinn", phone="+15045550190")
+        await bill(session, account_id=other.id, issued_on=today() - timedelta(days=40),
+                   amount="300.00")
+        listed_id = other.id
+    step = await api.client.post(f"/api/v1/accounts/{listed_id}/collections/advance",
+                                 headers=api.as_("amy"))
+    assert step.status_code == 200 and step.json()["stage"] == "late_notice"
+
+    hold = await api.client.post(f"/api/v1/accounts/{held_id}/medical-hold",
+                                 headers=api.as_("amy"),
+                                 json={"until": str(today() + timedelta(days=30)),
+                                       "reason": "certificate"})
+    assert hold.json()["disconnect_hold_reason"] == "medical"
+    held_step = await api.client.post(f"/api/v1/accounts/{held_id}/collections/advance",
+                                      headers=api.as_("amy"))
+    assert held_step.json()["hold"] == "medical" and not held_step.json()["changed"]
+
+    filed = await api.client.post(f"/api/v1/accounts/{listed_id}/bankruptcy",
+                                  headers=api.as_("sue"),
+                                  json={"filed_on": str(today()), "chapter": 7})
+    assert filed.json()["adequate_assurance_due_on"] == str(today() + timedelta(days=20))
+    bad = await api.client.post(f"/api/v1/accounts/{listed_id}/bankruptcy",
+                                headers=api.as_("sue"),
+                                json={"filed_on": "yesterday", "chapter": 7})
+    assert bad.status_code == 422
+    listing = await api.client.get("/api/v1/collections/disconnect-list", headers=api.as_("amy"))
+    assert listing.status_code == 200 and listing.json() == []
