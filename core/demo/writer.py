@@ -142,7 +142,11 @@ class RowWriter:
                         )
 
     async def finish(self, ids: Ids) -> None:
-        """PostgreSQL sequences did not see our explicit ids: move them past the last one."""
+        """PostgreSQL sequences did not see our explicit ids: move them past the last one.
+
+        Then ANALYZE, so the planner knows the tables grew from nothing to millions of rows
+        before the first query (autovacuum would get there, but only after a while).
+        """
         if self.dialect != "postgresql":
             return
         async with self.engine.begin() as conn:
@@ -152,3 +156,7 @@ class RowWriter:
                         text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), :last)"),
                         {"last": ids.last(name)},
                     )
+        async with self.engine.connect() as conn:
+            for name in TABLE_ORDER:
+                await conn.execute(text(f"ANALYZE {name}"))
+            await conn.commit()
