@@ -188,7 +188,11 @@ class InferenceEngine:
         self._held: defaultdict[Device, int] = defaultdict(int)
         # Children with recent reports no outage explains yet (how spread the evidence is).
         self._free_children: defaultdict[Device, int] = defaultdict(int)
-        self._out_children: defaultdict[Device, int] = defaultdict(int)
+        # Children whose outage began inside the window: outages starting together point to
+        # one cause upstream; scattered ones hours apart do not.
+        self._fresh_out: defaultdict[Device, int] = defaultdict(int)
+        self._entered: dict[Device, datetime] = {}  # fresh covered devices → when they went out
+        self._aging: list[tuple[datetime, Device]] = []
         self._covers: dict[Device, _Cover] = {}
         self._owners_below: defaultdict[Device, set[Device]] = defaultdict(set)
         self._promotions: list[tuple[datetime, int, _Cover]] = []
@@ -243,6 +247,7 @@ class InferenceEngine:
 
     def confirm(self, device: Device, at: datetime) -> list[Decision]:
         """Operations say `device` is out: it is never re-predicted, merged away or withdrawn."""
+        self._advance(at)
         cover = self._covers.get(device)
         if cover is not None and cover.device == device:
             if cover.status in UNCONFIRMED:
@@ -289,7 +294,7 @@ class InferenceEngine:
         """Rebuild: register an active outage (and the devices merged into it) from the database."""
         cover = self._open(device, status, since)
         for alias in merged:
-            self._set_cover(alias, cover)
+            self._set_cover(alias, cover, since)
             cover.devices.add(alias)
             self._rehold_under(alias)
         cover.customers = customers if customers is not None else self._customers_of(cover.devices)
@@ -387,6 +392,11 @@ class InferenceEngine:
         if self._now is None or now > self._now:
             self._now = now
         cutoff = self._now - self.policy.window
+        aging = self._aging
+        while aging and aging[0][0] < cutoff:
+            at, device = heapq.heappop(aging)
+            if self._entered.get(device) == at:
+                self._unfresh(device)
         expiry = self._expiry
         while expiry and expiry[0][0] < cutoff:
             at, service_point_id = heapq.heappop(expiry)
@@ -432,7 +442,7 @@ class InferenceEngine:
             min_children, min_share = policy.substation_min_feeders, policy.substation_min_share
         else:
             return False  # a single service point is confirmed by operations, never predicted
-        if self._out_children.get(device, 0) >= min_children:
+        if self._fresh_out.get(device, 0) >= min_children:
             return True
         if reports == 0:
             return False
@@ -461,7 +471,7 @@ class InferenceEngine:
 
     def _open(self, device: Device, status: OutageStatus, at: datetime) -> _Cover:
         cover = _Cover(device, status, self.topology.customers(device), at)
-        self._set_cover(device, cover)
+        self._set_cover(device, cover, at)
         for ancestor in self.topology.ancestors(device):
             self._owners_below[ancestor].add(device)
         self._rehold_under(device)
@@ -472,7 +482,7 @@ class InferenceEngine:
 
     def _absorb(self, child: _Cover, into: _Cover) -> None:
         for device in child.devices:
-            self._set_cover(device, into)
+            self._covers[device] = into  # already out: how long it has been out is unchanged
             into.devices.add(device)
         self._drop_owner(child.device)
         into.customers = self._customers_of(into.devices)
@@ -481,17 +491,25 @@ class InferenceEngine:
         for device in cover.devices:
             if self._covers.get(device) is cover:
                 del self._covers[device]
-                parent = self.topology.parent(device)
-                if parent is not None:
-                    self._out_children[parent] -= 1
+                self._unfresh(device)
         self._drop_owner(cover.device)
 
-    def _set_cover(self, device: Device, cover: _Cover) -> None:
-        if device not in self._covers:
+    def _set_cover(self, device: Device, cover: _Cover, at: datetime) -> None:
+        if device not in self._covers and (
+            self._now is None or at >= self._now - self.policy.window
+        ):
             parent = self.topology.parent(device)
             if parent is not None:
-                self._out_children[parent] += 1
+                self._fresh_out[parent] += 1
+            self._entered[device] = at
+            heapq.heappush(self._aging, (at, device))
         self._covers[device] = cover
+
+    def _unfresh(self, device: Device) -> None:
+        if self._entered.pop(device, None) is not None:
+            parent = self.topology.parent(device)
+            if parent is not None:
+                self._fresh_out[parent] -= 1
 
     def _drop_owner(self, device: Device) -> None:
         for ancestor in self.topology.ancestors(device):

@@ -27,6 +27,7 @@ class RollupPolicy:
     # A share of 0.5 also means one report predicts a single-customer transformer.
     transformer_min_share: float = 0.5
 
+    # Counted among outages that began inside the window: the roll-up groups in time too.
     feeder_min_transformers: int = 3
     feeder_min_share: float = 0.25
 

@@ -132,6 +132,16 @@ def test_reports_under_three_transformers_predict_their_feeder(seed: int) -> Non
             assert engine.covering(Device(SP, sp)) == feeder_device
 
 
+def test_transformer_outages_hours_apart_do_not_predict_their_feeder() -> None:
+    net = generate(4, substations=1, feeders=(1, 1), transformers=(6, 6), customers=(8, 8))
+    feeder = next(iter(net.transformers))
+    engine = InferenceEngine(net.topology)
+    for hour, transformer in enumerate(net.transformers[feeder][:4]):
+        for sp in net.service_points[transformer][:2]:
+            engine.add_report(sp, T0 + timedelta(hours=hour))
+    assert set(engine.outages()) == {Device(XFMR, t) for t in net.transformers[feeder][:4]}
+
+
 def test_three_predicted_feeders_predict_their_substation() -> None:
     net = generate(3, substations=1, feeders=(4, 4), transformers=(4, 4), customers=(4, 4))
     engine = InferenceEngine(net.topology)
@@ -384,8 +394,8 @@ def assert_counters_match(engine: InferenceEngine, now: datetime) -> None:
             free[parent] += 1
     for device, count in engine._free_children.items():
         assert count == free[device], device
-    for device, count in engine._out_children.items():
-        out = sum(
-            1 for d in engine._covers if engine.topology.parent(d) == device
-        )
+    assert set(engine._entered) <= set(engine._covers)
+    assert all(at >= window_start for at in engine._entered.values())
+    for device, count in engine._fresh_out.items():
+        out = sum(1 for d in engine._entered if engine.topology.parent(d) == device)
         assert count == out, device
