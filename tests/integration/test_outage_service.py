@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from core.db import make_sessionmaker
 from core.errors import Conflict, NotFound
 from core.network.models import Feeder, Substation, Transformer
-from core.outages import service
+from core.outages import repository, service
 from core.outages.enums import Device, DeviceKind, OutageStatus
 from core.outages.events import (
     EtrChanged,
@@ -332,6 +332,27 @@ async def test_a_confirmed_transformer_stays_nested_in_a_predicted_feeder(sessio
     assert nested.outage.merged_into_id is None
     inside = await service.outage_for_premise(session, net.premises["A1"][0])
     assert inside is not None and inside.id == nested.outage.id
+
+
+async def test_racing_inserts_lose_quietly_to_the_unique_indexes(session, net) -> None:
+    """What a second worker sees when it inserts just after the first one committed."""
+    premise = net.premises["A5"][0]
+    await report(session, premise)
+    await service.confirm_outage(
+        session, device=Device(DeviceKind.TRANSFORMER, net.transformers["A5"]), at=T0
+    )
+    await session.commit()
+    late_report = await repository.insert_report(
+        session, {"premise_id": premise, "source": "customer", "created_at": T0}
+    )
+    late_outage = await repository.insert_outage(
+        session,
+        {"device_kind": "transformer", "device_id": net.transformers["A5"],
+         "status": "predicted", "started_at": T0, "customers_affected": 4, "updated_at": T0},
+    )
+    assert late_report is None and late_outage is None
+    await session.commit()
+    assert await session.scalar(select(func.count()).select_from(Outage)) == 1
 
 
 async def test_unknown_premise_is_not_found(session, net) -> None:
