@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -50,7 +51,7 @@ class Outage(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("outages.id"), index=True)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
 
     @property
     def device(self) -> Device:
