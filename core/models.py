@@ -10,6 +10,7 @@ from core.audit import models as audit  # noqa: F401
 from core.auth import models as auth  # noqa: F401
 from core.billing import models as billing  # noqa: F401
 from core.consent import models as consent  # noqa: F401
+from core.conversations import models as conversations  # noqa: F401
 from core.customers import models as customers  # noqa: F401
 from core.db import Base
 from core.deposits import models as deposits  # noqa: F401

@@ -95,6 +95,22 @@ def seed(
     asyncio.run(run())
 
 
+@app.command()
+def worker(concurrency: int = typer.Option(32, help="messages handled at once")) -> None:
+    """Handle inbound messages and deliver replies (production: run as many as needed)."""
+    from channels.pipeline import work
+    from stormdesk.wiring import build_runtime
+
+    async def run() -> None:
+        runtime = await build_runtime(get_settings())
+        try:
+            await work(runtime, concurrency=concurrency)
+        finally:
+            await runtime.close()
+
+    asyncio.run(run())
+
+
 @token_app.command("create")
 def token_create(
     role: str = typer.Option(..., help="admin | supervisor | agent | operations | integration"),

@@ -7,6 +7,7 @@ from sqlalchemy import text
 from core.config import Settings
 from core.db import make_engine, make_sessionmaker
 from core.runtime import Runtime
+from integrations.twilio import messaging_extras
 
 
 async def build_runtime(settings: Settings) -> Runtime:
@@ -43,4 +44,5 @@ async def build_runtime(settings: Settings) -> Runtime:
         dedupe=ports.dedupe,
         probes=probes,
         closers=[ports.close],
+        extras=messaging_extras(settings, limiter=ports.limiter),
     )

@@ -1,0 +1,116 @@
+"""Runs the message pipeline's background side: the workers that handle inbound messages in
+order and deliver replies, and the per-process listener that wakes inline webhook answers.
+
+Embedded mode runs it all inside the API process (`serving`); production runs `work` in
+`stormdesk worker` processes, any number, against the same PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+from channels.base import SenderTable, deliver
+from core.conversations import flows
+from core.conversations.consumer import consume, consumer_name
+from core.conversations.inline import InlineAnswers
+from core.conversations.ports import Responder
+from core.conversations.responder import KeywordResponder
+from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+SWEEP_EVERY_S = 30.0
+
+
+def responder_for(runtime: Runtime) -> Responder:
+    """The bot the composition root wired, else the keyword responder over bot/nlu."""
+    found = runtime.extras.get("responder")
+    if found is not None:
+        return found
+    from bot.nlu.keywords import match_keyword
+
+    def intent_of(text: str) -> str | None:
+        result = match_keyword(text)
+        return result.intent if result else None
+
+    responder = KeywordResponder(utility_name=runtime.settings.utility_name,
+                                 utility_phone=runtime.settings.utility_phone,
+                                 intent_of=intent_of)
+    runtime.extras["responder"] = responder
+    return responder
+
+
+def senders_for(runtime: Runtime) -> SenderTable:
+    table = runtime.extras.get("sender_table")
+    if table is None:
+        table = SenderTable(runtime.extras.get("senders") or {})
+        runtime.extras["sender_table"] = table
+    return table
+
+
+async def run_workers(runtime: Runtime, stop: asyncio.Event, *, concurrency: int = 32) -> None:
+    """Inbound handling, outbound delivery and the sweep for anything left behind."""
+    responder = responder_for(runtime)
+    senders = senders_for(runtime)
+    name = consumer_name("worker")
+
+    async def on_inbound(payload: dict[str, Any]) -> None:
+        await flows.handle_conversation(runtime, int(payload["conversation_id"]), responder)
+
+    async def on_outbound(payload: dict[str, Any]) -> None:
+        await deliver(runtime, int(payload["message_id"]), senders)
+
+    async def sweep() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=SWEEP_EVERY_S)
+                return
+            try:
+                if found := await flows.requeue_unhandled(runtime):
+                    log.warning("re-queued %d conversations with unhandled messages", found)
+            except Exception:  # the next sweep tries again
+                log.exception("sweep for unhandled messages failed")
+
+    await asyncio.gather(
+        consume(runtime.queue, stream=flows.INBOUND_STREAM, group=flows.WORKER_GROUP,
+                consumer=name, handle=on_inbound, concurrency=concurrency, stop=stop),
+        consume(runtime.queue, stream=flows.OUTBOUND_STREAM, group=flows.WORKER_GROUP,
+                consumer=name, handle=on_outbound, concurrency=concurrency, stop=stop),
+        sweep(),
+    )
+
+
+@contextlib.asynccontextmanager
+async def serving(runtime: Runtime, *, workers: bool | None = None) -> AsyncIterator[None]:
+    """For the API process: the inline-answer listener, and in embedded mode the workers."""
+    answers = InlineAnswers(runtime)
+    runtime.extras["inline_answers"] = answers
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(answers.listen(), name="inline-answers")]
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(answers.listening.wait(), timeout=5.0)
+    if runtime.settings.embedded if workers is None else workers:
+        tasks.append(asyncio.create_task(run_workers(runtime, stop), name="pipeline-workers"))
+    try:
+        yield
+    finally:
+        stop.set()
+        tasks[0].cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        runtime.extras.pop("inline_answers", None)
+
+
+async def work(runtime: Runtime, *, concurrency: int = 32) -> None:
+    """`stormdesk worker`: run until SIGTERM/SIGINT, then finish what is in hand and stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    log.info("worker %s started", consumer_name("worker"))
+    await run_workers(runtime, stop, concurrency=concurrency)

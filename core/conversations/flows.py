@@ -1,0 +1,254 @@
+"""The life of a message (ARCHITECTURE.md) across conversations, consent and the bot seam:
+intake → durable job → handled in order under the conversation's lock → replies stored →
+sent inline by the webhook or queued for a channel sender."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from core.clock import utcnow
+from core.config import Settings
+from core.conversations import compliance, repository, service
+from core.conversations.compliance import CarrierKeyword
+from core.conversations.events import MessageReceived, OwnerChanged, ReplyRecorded
+from core.conversations.models import Conversation, Message
+from core.conversations.policy import BOT_SPEAKS, Owner, can_transition
+from core.conversations.ports import Responder
+from core.conversations.schemas import BotOutcome, Handoff, InboundMessage, Media, Reply, Turn
+from core.db import unit_of_work
+from core.events import DomainEvent
+from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+INBOUND_STREAM = "conversations.inbound"
+OUTBOUND_STREAM = "conversations.outbound"
+INLINE_TOPIC = "conversations.inline_ready"
+WORKER_GROUP = "stormdesk-workers"
+LOCK_TTL_S = 60.0
+LOCK_WAIT_S = 30.0
+
+
+def conversation_lock(conversation_id: int) -> str:
+    return f"conversation:{conversation_id}"
+
+
+async def publish(runtime: Runtime, events: list[DomainEvent]) -> None:
+    for event in events:
+        await runtime.bus.publish(event.topic, event.to_payload())
+
+
+async def intake(runtime: Runtime, inbound: InboundMessage, *,
+                 expect_inline: Callable[[int], None] | None = None) -> service.Intake:
+    """Store the message (committed when this returns), then queue its handling.
+
+    `expect_inline` (InlineAnswers.expect) registers the caller as waiting for the replies
+    before the job exists, so the wake-up cannot come first. The job goes on a durable queue
+    after commit: if this process dies in between, `requeue_unhandled` finds the message."""
+    async with unit_of_work(runtime.sessions) as session:
+        result = await service.receive(session, inbound=inbound,
+                                       answer_inline=expect_inline is not None)
+    if result.created:
+        if expect_inline is not None:
+            expect_inline(result.message_id)
+        await runtime.queue.enqueue(INBOUND_STREAM, {"conversation_id": result.conversation_id,
+                                                     "message_id": result.message_id})
+        await publish(runtime, [MessageReceived(
+            conversation_id=result.conversation_id, message_id=result.message_id,
+            channel=inbound.channel, customer_id=result.customer_id, owner=result.owner)])
+    return result
+
+
+@dataclass
+class _Handled:
+    inline: bool = False
+    inbound_id: int = 0
+    to_send: list[int] = field(default_factory=list)
+    events: list[DomainEvent] = field(default_factory=list)
+
+
+async def handle_conversation(runtime: Runtime, conversation_id: int,
+                              responder: Responder) -> int:
+    """Handle every unhandled inbound message of one conversation, oldest first, under its
+    lock: two messages of one conversation are never handled at once, nor out of order, and a
+    second job for an already drained conversation is a no-op. Returns how many it handled."""
+    handled = 0
+    async with runtime.lock.hold(conversation_lock(conversation_id), ttl_s=LOCK_TTL_S,
+                                 wait_s=LOCK_WAIT_S):
+        while True:
+            async with runtime.sessions() as session:
+                batch = [m.id for m in await repository.unhandled_inbound(session,
+                                                                          conversation_id)]
+            if not batch:
+                return handled
+            for message_id in batch:
+                await handle_message(runtime, message_id, responder)
+                handled += 1
+
+
+async def handle_message(runtime: Runtime, message_id: int, responder: Responder) -> None:
+    """One inbound message, one transaction; effects (inline wake-up, send jobs, events) only
+    after commit. A bot failure never loses the message: it goes to a person instead."""
+    try:
+        async with unit_of_work(runtime.sessions) as session:
+            outcome = await _handle(session, runtime.settings, message_id, responder)
+    except Exception:
+        log.exception("bot failed on message %s; handing the conversation to a person",
+                      message_id)
+        async with unit_of_work(runtime.sessions) as session:
+            outcome = await _fail_over(session, runtime.settings, message_id)
+    await after_commit(runtime, outcome)
+
+
+async def after_commit(runtime: Runtime, outcome: _Handled) -> None:
+    if outcome.inline:
+        await runtime.bus.publish(INLINE_TOPIC, {"message_id": outcome.inbound_id})
+    for reply_id in outcome.to_send:
+        await runtime.queue.enqueue(OUTBOUND_STREAM, {"message_id": reply_id})
+    await publish(runtime, outcome.events)
+
+
+async def _handle(session: Any, settings: Settings, message_id: int,
+                  responder: Responder) -> _Handled:
+    message = await session.get(Message, message_id, populate_existing=True)
+    if message is None or message.handled_at is not None:
+        return _Handled()
+    conversation = await session.get(Conversation, message.conversation_id,
+                                     populate_existing=True)
+    assert conversation is not None
+    outcome = _Handled(inbound_id=message.id)
+    replies: list[tuple[Reply, str]] = []  # (reply, purpose)
+    keyword = CarrierKeyword(message.carrier_keyword) if message.carrier_keyword else None
+    if keyword is not None:
+        # Carrier keywords are answered by the rules, whoever owns the conversation.
+        if not message.provider_answered:
+            replies.append(_carrier_reply(keyword, settings))
+    elif conversation.owner in BOT_SPEAKS:
+        bot = await responder.respond(session, _turn(conversation, message))
+        replies.extend((reply, "reply") for reply in bot.replies)
+        outcome.events.extend(await _apply_outcome(session, conversation, bot))
+    # else: an agent owns it; MessageReceived already told the console.
+    await _record(session, message, replies, outcome)
+    return outcome
+
+
+async def _fail_over(session: Any, settings: Settings, message_id: int) -> _Handled:
+    message = await session.get(Message, message_id, populate_existing=True)
+    if message is None or message.handled_at is not None:
+        return _Handled()
+    conversation = await session.get(Conversation, message.conversation_id,
+                                     populate_existing=True)
+    assert conversation is not None
+    outcome = _Handled(inbound_id=message.id)
+    sorry = Reply(text=f"Sorry, we could not process that. A person from "
+                       f"{settings.utility_name} will follow up here, or call "
+                       f"{settings.utility_phone}.")
+    if can_transition(conversation.owner, Owner.QUEUED):
+        outcome.events.extend(await _apply_outcome(session, conversation, BotOutcome(
+            handoff=Handoff(reason="bot_error", skill="general"))))
+    await _record(session, message, [(sorry, "reply")], outcome)
+    return outcome
+
+
+def _carrier_reply(keyword: CarrierKeyword, settings: Settings) -> tuple[Reply, str]:
+    if keyword is CarrierKeyword.OPT_OUT:
+        return Reply(text=compliance.opt_out_text(utility_name=settings.utility_name)), \
+            "compliance"
+    if keyword is CarrierKeyword.OPT_IN:
+        return Reply(text=compliance.opt_in_text(utility_name=settings.utility_name)), "reply"
+    return Reply(text=compliance.help_text(utility_name=settings.utility_name,
+                                           utility_phone=settings.utility_phone)), "reply"
+
+
+def _turn(conversation: Conversation, message: Message) -> Turn:
+    return Turn(
+        conversation_id=conversation.id, message_id=message.id, channel=message.channel,
+        address=message.sender, customer_id=conversation.customer_id, owner=conversation.owner,
+        language=conversation.language, text=message.body,
+        media=tuple(Media(m["url"], m.get("content_type") or "") for m in message.media or ()),
+        state=dict(conversation.bot_state or {}),
+    )
+
+
+async def _apply_outcome(session: Any, conversation: Conversation,
+                         bot: BotOutcome) -> list[DomainEvent]:
+    events: list[DomainEvent] = []
+    if bot.state is not None:
+        conversation.bot_state = dict(bot.state)
+    target = None
+    if bot.handoff is not None and conversation.owner == Owner.BOT:
+        target, reason = Owner.QUEUED, bot.handoff.reason
+    elif bot.close and can_transition(conversation.owner, Owner.CLOSED):
+        target, reason = Owner.CLOSED, "resolved_by_bot"
+    if target is not None:
+        previous = await service.transition(session, conversation_id=conversation.id,
+                                            to=target, reason=reason, handoff=bot.handoff)
+        events.append(OwnerChanged(conversation_id=conversation.id, previous=previous,
+                                   owner=target.value, reason=reason,
+                                   skill=bot.handoff.skill if bot.handoff else None))
+    return events
+
+
+async def _record(session: Any, message: Message, replies: list[tuple[Reply, str]],
+                  outcome: _Handled) -> None:
+    # Decide who sends: if the webhook that delivered this message is still waiting, the
+    # replies ride its response (held for it); otherwise they go to the channel sender.
+    if message.inline_state == "waiting":
+        won = await session.execute(
+            update(Message).where(Message.id == message.id, Message.inline_state == "waiting")
+            .values(inline_state="answered").execution_options(synchronize_session=False))
+        outcome.inline = won.rowcount == 1
+    status = "held" if outcome.inline else "pending"
+    for reply, purpose in replies:
+        rows = await service.record_reply(session, conversation_id=message.conversation_id,
+                                          reply=reply, author="bot" if purpose == "reply"
+                                          else "system", reply_to=message, purpose=purpose,
+                                          status=status)
+        for row in rows:
+            outcome.events.append(ReplyRecorded(conversation_id=row.conversation_id,
+                                                message_id=row.id, author=row.author,
+                                                channel=row.channel))
+            if not outcome.inline:
+                outcome.to_send.append(row.id)
+    await service.mark_handled(session, message.id)
+
+
+async def send_reply(runtime: Runtime, *, conversation_id: int, reply: Reply,
+                     author: str = "agent", purpose: str = "reply") -> list[int]:
+    """Record a reply that no inbound message is waiting for (an agent's, a notice) and queue
+    it for its channel's sender. The console uses this; it never imports a channel."""
+    async with unit_of_work(runtime.sessions) as session:
+        rows = await service.record_reply(session, conversation_id=conversation_id,
+                                          reply=reply, author=author, purpose=purpose)
+        ids = [row.id for row in rows]
+        events: list[DomainEvent] = [ReplyRecorded(conversation_id=conversation_id,
+                                                   message_id=row.id, author=author,
+                                                   channel=row.channel) for row in rows]
+    await after_commit(runtime, _Handled(to_send=ids, events=events))
+    return ids
+
+
+async def requeue_unhandled(runtime: Runtime, *, older_than_s: float = 30.0,
+                            horizon_s: float = 86400.0) -> int:
+    """Re-queue conversations with inbound messages stored but never handled (a process died
+    between commit and enqueue). Safe to run anywhere, any time: handling is idempotent."""
+    now = utcnow()
+    async with runtime.sessions() as session:
+        rows = await session.scalars(
+            select(Message.conversation_id).where(
+                Message.created_at > now - timedelta(seconds=horizon_s),
+                Message.created_at < now - timedelta(seconds=older_than_s),
+                Message.direction == "inbound", Message.handled_at.is_(None),
+            ).distinct()
+        )
+        ids = list(rows)
+    for conversation_id in ids:
+        await runtime.queue.enqueue(INBOUND_STREAM, {"conversation_id": conversation_id,
+                                                     "message_id": 0})
+    return len(ids)

@@ -1,0 +1,299 @@
+"""The verbs of the conversation domain: take a message in once, record a reply, hand over,
+track delivery. Services flush; the caller's unit of work commits (STYLE 8)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.clock import utcnow
+from core.conversations import compliance, repository
+from core.conversations.compliance import CarrierKeyword
+from core.conversations.models import Conversation, Message
+from core.conversations.policy import Direction, Owner, ensure_transition, status_rank
+from core.conversations.schemas import Handoff, InboundMessage, Reply
+from core.conversations.segments import smart_encode, split_message
+from core.customers.models import Contact
+from core.errors import NotFound
+from core.pii import mask_card_numbers
+
+TEXT_CHANNELS = frozenset({"sms", "whatsapp"})
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """What `receive` did: `created` is False for a repeat delivery of a stored message."""
+
+    message_id: int
+    conversation_id: int
+    customer_id: int | None
+    owner: str
+    created: bool
+    keyword: CarrierKeyword | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    customer_id: int | None
+    language: str = "en"
+
+
+async def resolve_identity(session: AsyncSession, inbound: InboundMessage) -> Identity:
+    """Phone (SMS and WhatsApp alike) or email → contact → customer. A number on file for two
+    customers (a landlord's office line) identifies nobody: the bot has to ask."""
+    phone = inbound.sender_phone
+    if phone is not None:
+        kind, value = "phone", phone
+    elif "@" in inbound.sender:
+        kind, value = "email", inbound.sender.strip().lower()
+    else:
+        return Identity(None)
+    rows = (await session.execute(
+        select(Contact.customer_id, Contact.language)
+        .where(Contact.kind == kind, Contact.value == value)
+    )).all()
+    customers = {row.customer_id for row in rows}
+    if len(customers) != 1:
+        return Identity(None)
+    return Identity(rows[0].customer_id, rows[0].language or "en")
+
+
+def open_key(*, customer_id: int | None, address: str) -> str:
+    return f"customer:{customer_id}" if customer_id is not None else f"address:{address}"
+
+
+async def find_or_open(session: AsyncSession, *, channel: str, address: str,
+                       identity: Identity) -> Conversation:
+    """The open conversation of this identity, or a new one owned by the bot. Two first
+    messages racing both land in one conversation (unique open_key)."""
+    key = open_key(customer_id=identity.customer_id, address=address)
+    found = await repository.open_conversation(session, key)
+    if found is not None:
+        return found
+    now = utcnow()
+    new_id = await repository.insert_ignoring_conflict(session, Conversation, {
+        "customer_id": identity.customer_id, "channel": channel, "address": address,
+        "owner": Owner.BOT.value, "open_key": key, "language": identity.language,
+        "bot_state": {}, "opened_at": now, "last_message_at": now, "owner_changed_at": now,
+        "priority": 0,
+    }, conflict=("open_key",))
+    conversation = (await session.get(Conversation, new_id) if new_id is not None
+                    else await repository.open_conversation(session, key))
+    if conversation is None:  # opened and closed by someone else within our statement
+        raise NotFound("conversation vanished while opening", open_key=key)
+    return conversation
+
+
+async def receive(session: AsyncSession, *, inbound: InboundMessage,
+                  answer_inline: bool = False) -> Intake:
+    """Store a customer's message exactly once and file it in its conversation.
+
+    A repeat of the same (channel, external_id) — a Twilio retry, a double submit — returns
+    the stored one with created=False and changes nothing. Carrier opt-out/opt-in words
+    update consent here, in the same transaction: no later send can miss them."""
+    existing = await repository.message_by_external_id(session, inbound.channel,
+                                                       inbound.external_id)
+    if existing is not None:
+        return await _repeat(session, existing)
+    identity = await resolve_identity(session, inbound)
+    conversation = await find_or_open(session, channel=inbound.channel, address=inbound.sender,
+                                      identity=identity)
+    keyword = await _apply_carrier_keyword(session, inbound)
+    now = utcnow()
+    message_id = await repository.insert_ignoring_conflict(session, Message, {
+        "conversation_id": conversation.id, "direction": Direction.INBOUND.value,
+        "channel": inbound.channel, "external_id": inbound.external_id, "author": "customer",
+        "sender": inbound.sender, "recipient": inbound.recipient,
+        "body": mask_card_numbers(inbound.text),
+        "media": [{"url": m.url, "content_type": m.content_type} for m in inbound.media],
+        "quick_replies": [], "purpose": "reply", "status": "received",
+        "status_rank": status_rank("received"),
+        "inline_state": "waiting" if answer_inline else None,
+        "carrier_keyword": keyword.value if keyword else None,
+        "provider_answered": bool(inbound.provider_keyword),
+        "created_at": now, "status_at": now,
+    }, conflict=("channel", "external_id"))
+    if message_id is None:  # the same message, delivered twice at the same instant
+        stored = await repository.message_by_external_id(session, inbound.channel,
+                                                         inbound.external_id)
+        assert stored is not None
+        return await _repeat(session, stored)
+    conversation.last_message_at = now
+    conversation.channel = inbound.channel
+    conversation.address = inbound.sender
+    await session.flush()
+    return Intake(message_id=message_id, conversation_id=conversation.id,
+                  customer_id=conversation.customer_id, owner=conversation.owner, created=True,
+                  keyword=keyword)
+
+
+async def _repeat(session: AsyncSession, message: Message) -> Intake:
+    conversation = await session.get(Conversation, message.conversation_id)
+    assert conversation is not None
+    return Intake(message_id=message.id, conversation_id=conversation.id,
+                  customer_id=conversation.customer_id, owner=conversation.owner, created=False)
+
+
+async def _apply_carrier_keyword(session: AsyncSession,
+                                 inbound: InboundMessage) -> CarrierKeyword | None:
+    keyword = compliance.carrier_keyword_from_provider(inbound.provider_keyword)
+    if keyword is None:
+        opted_out = await compliance.is_opted_out(session, inbound.sender)
+        keyword = compliance.carrier_keyword(inbound.text, opted_out=opted_out)
+    if keyword in (CarrierKeyword.OPT_OUT, CarrierKeyword.OPT_IN):
+        await compliance.record_consent(
+            session, address=inbound.sender, opted_out=keyword is CarrierKeyword.OPT_OUT,
+            keyword=compliance.keyword_word(inbound.text) or str(inbound.provider_keyword),
+        )
+    return keyword
+
+
+async def record_reply(session: AsyncSession, *, conversation_id: int, reply: Reply,
+                       author: str, reply_to: Message | None = None, purpose: str = "reply",
+                       status: str = "pending") -> list[Message]:
+    """Store what we say to the customer, before anyone sends it (ARCHITECTURE step 4).
+
+    It goes back where the customer wrote from: the channel and address of `reply_to`, or
+    the conversation's latest. On SMS and WhatsApp, smart-encoded and cut between words into
+    messages that each fit Twilio's limits (segments.py); each piece is its own row, with its
+    own provider id and delivery status."""
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound("no such conversation", conversation_id=conversation_id)
+    origin = reply_to or await _latest_inbound(session, conversation_id)
+    channel = origin.channel if origin else conversation.channel
+    to = origin.sender if origin else conversation.address
+    from_ = origin.recipient if origin else ""
+    text = mask_card_numbers(reply.text)
+    pieces = split_message(smart_encode(text)) if channel in TEXT_CHANNELS else [text]
+    now = utcnow()
+    rows: list[Message] = []
+    for index, piece in enumerate(pieces):
+        last = index == len(pieces) - 1
+        row = Message(
+            conversation_id=conversation_id, direction=Direction.OUTBOUND.value,
+            channel=channel, author=author, sender=from_, recipient=to, body=piece,
+            media=[{"url": u, "content_type": ""} for u in reply.media_urls] if last else [],
+            quick_replies=list(reply.quick_replies) if last else [],
+            purpose=purpose, status=status, status_rank=status_rank(status),
+            reply_to_id=reply_to.id if reply_to else None, created_at=now, status_at=now,
+        )
+        session.add(row)
+        rows.append(row)
+    await session.flush()
+    return rows
+
+
+async def _latest_inbound(session: AsyncSession, conversation_id: int) -> Message | None:
+    return await session.scalar(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.direction == "inbound")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+
+
+async def transition(session: AsyncSession, *, conversation_id: int, to: str, reason: str,
+                     agent_id: str | None = None, handoff: Handoff | None = None) -> str:
+    """Change the owner through policy.ensure_transition; returns the previous owner.
+
+    The row is locked (FOR UPDATE on PostgreSQL; SQLite serializes writers) so two agents
+    accepting the same queued conversation cannot both win."""
+    conversation = await session.scalar(
+        select(Conversation).where(Conversation.id == conversation_id).with_for_update()
+    )
+    if conversation is None:
+        raise NotFound("no such conversation", conversation_id=conversation_id)
+    previous = conversation.owner
+    target = ensure_transition(previous, to)
+    conversation.owner = target.value
+    conversation.owner_changed_at = utcnow()
+    if target is Owner.AGENT:
+        conversation.agent_id = agent_id
+    elif target in (Owner.QUEUED, Owner.BOT):
+        conversation.agent_id = None
+    if handoff is not None:
+        conversation.skill = handoff.skill
+        conversation.priority = handoff.priority
+        conversation.handoff = {"reason": handoff.reason, "skill": handoff.skill,
+                                "priority": handoff.priority, "summary": dict(handoff.summary)}
+    if target is Owner.CLOSED:
+        conversation.open_key = None
+        conversation.closed_at = utcnow()
+    await session.flush()
+    return previous
+
+
+async def save_bot_state(session: AsyncSession, *, conversation_id: int,
+                         state: Mapping[str, Any]) -> None:
+    await session.execute(update(Conversation).where(Conversation.id == conversation_id)
+                          .values(bot_state=dict(state)))
+
+
+async def link_customer(session: AsyncSession, *, conversation_id: int, customer_id: int) -> None:
+    """After the bot verifies who is asking (REG, account + ZIP), tie the thread to them."""
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound("no such conversation", conversation_id=conversation_id)
+    conversation.customer_id = customer_id
+    key = open_key(customer_id=customer_id, address=conversation.address)
+    if conversation.open_key is not None and await repository.open_conversation(session, key) is None:
+        conversation.open_key = key
+    await session.flush()
+
+
+async def mark_handled(session: AsyncSession, message_id: int) -> None:
+    await session.execute(update(Message).where(Message.id == message_id)
+                          .values(handled_at=utcnow()))
+
+
+async def record_delivery_status(session: AsyncSession, *, status: str,
+                                 message_id: int | None = None, channel: str | None = None,
+                                 external_id: str | None = None,
+                                 error_code: str | None = None) -> Message | None:
+    """Apply a provider status only if it moves the message forward (policy.STATUS_RANK).
+
+    One conditional UPDATE, so two callbacks racing cannot both apply and a late or repeated
+    one is a no-op. Finds the message by our id when the callback carries it (it can arrive
+    before the provider's answer told us its id), else by (channel, external_id). Returns the
+    message when the status changed."""
+    rank = status_rank(status)
+    now = utcnow()
+    values: dict[str, Any] = {"status": status, "status_rank": rank, "status_at": now}
+    if error_code:
+        values["error_code"] = error_code[:16]
+    if status in ("sent", "delivered", "read"):
+        values["sent_at"] = now
+    stmt = update(Message).where(Message.status_rank < rank, Message.direction == "outbound")
+    if message_id is not None:
+        stmt = stmt.where(Message.id == message_id)
+        if external_id:
+            # Set the provider id if we had not recorded it yet.
+            await session.execute(
+                update(Message).where(Message.id == message_id, Message.external_id.is_(None))
+                .values(external_id=external_id).execution_options(synchronize_session=False)
+            )
+    elif channel and external_id:
+        stmt = stmt.where(Message.channel == channel, Message.external_id == external_id)
+    else:
+        return None
+    result = await session.execute(
+        stmt.values(**values).returning(Message.id).execution_options(synchronize_session=False)
+    )
+    changed = result.scalar_one_or_none()
+    if changed is None:
+        return None
+    return await session.get(Message, changed, populate_existing=True)
+
+
+async def claim(session: AsyncSession, message_id: int, *,
+                expected: Sequence[str] = ("pending",), as_status: str = "claimed") -> bool:
+    """Take the right to send one message; exactly one caller gets True."""
+    return await repository.compare_and_set_status(
+        session, message_id, expected=expected, new=as_status, rank=status_rank(as_status),
+        status_at=utcnow(),
+    )
