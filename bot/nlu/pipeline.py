@@ -9,6 +9,7 @@ from bot.nlu.breaker import CircuitBreaker
 from bot.nlu.embedded import DEFAULT_THRESHOLD, default_engine
 from bot.nlu.keywords import parse_keyword
 from bot.nlu.rasa_client import DEFAULT_TIMEOUT, RasaNlu
+from core.config import Settings
 from core.enums import Channel
 
 # Short codes are where customers text commands; elsewhere "stop" or "pay" is just a word.
@@ -34,6 +35,11 @@ class Nlu:
             return cls(embedded)
         return cls(RasaNlu(rasa_url, fallback=embedded, timeout=timeout, breaker=breaker,
                            client=client))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: object) -> Nlu:
+        """RASA_URL unset means the embedded default (ARCHITECTURE.md "two ways to run")."""
+        return cls.create(rasa_url=settings.rasa_url, **options)  # type: ignore[arg-type]
 
     async def parse(self, text: str, *, language: str | None = None, channel: str | None = None,
                     opted_out: bool = False, after_restoration: bool = False) -> NluResult:

@@ -218,3 +218,12 @@ async def test_pipeline_with_rasa_url_uses_rasa_then_embedded(stub: RasaStub) ->
 
 def test_pipeline_without_rasa_is_embedded() -> None:
     assert Nlu.create().engine.name == "embedded"
+
+
+async def test_pipeline_follows_rasa_url_setting() -> None:
+    from core.config import Settings
+
+    assert Nlu.from_settings(Settings(rasa_url=None)).engine.name == "embedded"
+    nlu = Nlu.from_settings(Settings(RASA_URL="http://rasa.internal:5005"))
+    assert nlu.engine.name == "rasa" and nlu.engine.url == "http://rasa.internal:5005"
+    await nlu.aclose()
