@@ -81,10 +81,9 @@ async def send_content(sender: OutboundSender, outgoing: Outgoing) -> SendReceip
     """Use the richest method the sender has for this content, else fall back to text."""
     if outgoing.quick_replies and hasattr(sender, "send_quick_replies"):
         return await sender.send_quick_replies(outgoing)  # type: ignore[attr-defined]
-    if outgoing.quick_replies:
-        outgoing = text_fallback(outgoing, media=False)
     if outgoing.media_urls and hasattr(sender, "send_media"):
-        return await sender.send_media(outgoing)  # type: ignore[attr-defined]
+        return await sender.send_media(  # type: ignore[attr-defined]
+            text_fallback(outgoing, media=False))
     return await sender.send_text(text_fallback(outgoing))
 
 

@@ -1,0 +1,210 @@
+"""The conversation domain on SQLite and PostgreSQL: idempotent intake, one identity across
+channels, one open conversation per identity even under races, ownership through policy."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.config import Settings
+from core.conversations import flows, service
+from core.conversations.models import Conversation, Message
+from core.conversations.schemas import BotOutcome, Handoff, InboundMessage, Media, Reply, Turn
+from core.customers.models import Contact, Customer
+from core.db import make_engine, make_sessionmaker, unit_of_work
+from core.errors import Conflict
+from core.local import local_ports
+from core.runtime import Runtime
+
+PHONE = "+15045550123"
+UTILITY = "+15045550100"
+
+
+@pytest.fixture
+async def runtime(db_url: str) -> AsyncIterator[Runtime]:
+    engine = make_engine(db_url)
+    ports = local_ports()
+    rt = Runtime(settings=Settings(database_url=db_url, env="test"), engine=engine,
+                 sessions=make_sessionmaker(engine), bus=ports.bus, queue=ports.queue,
+                 lock=ports.lock, limiter=ports.limiter, dedupe=ports.dedupe,
+                 closers=[ports.close])
+    yield rt
+    await rt.close()
+
+
+def inbound(text: str = "hi", *, external_id: str = "SM1", sender: str = PHONE,
+            channel: str = "sms") -> InboundMessage:
+    return InboundMessage(channel=channel, external_id=external_id, sender=sender,
+                          recipient=UTILITY, text=text,
+                          media=(Media("https://example.org/m.jpg", "image/jpeg"),))
+
+
+async def customer(session: AsyncSession, *contacts: tuple[str, str]) -> int:
+    row = Customer(first_name="Ada", last_name="Okafor")
+    session.add(row)
+    await session.flush()
+    for kind, value in contacts:
+        session.add(Contact(customer_id=row.id, kind=kind, value=value, language="es"))
+    await session.flush()
+    return row.id
+
+
+async def count(rt: Runtime, model: type) -> int:
+    async with rt.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_receive_is_idempotent_on_channel_and_external_id(runtime: Runtime) -> None:
+    async with unit_of_work(runtime.sessions) as session:
+        first = await service.receive(session, inbound=inbound())
+    async with unit_of_work(runtime.sessions) as session:
+        again = await service.receive(session, inbound=inbound("edited?"))
+    assert first.created and not again.created
+    assert again.message_id == first.message_id
+    assert await count(runtime, Message) == 1
+    # The same id on another channel is another message.
+    async with unit_of_work(runtime.sessions) as session:
+        other = await service.receive(session, inbound=inbound(channel="webchat"))
+    assert other.created
+
+
+async def test_concurrent_first_messages_open_one_conversation(runtime: Runtime) -> None:
+    async def one(i: int) -> service.Intake:
+        async with unit_of_work(runtime.sessions) as session:
+            return await service.receive(session, inbound=inbound(external_id=f"SM{i}"))
+
+    results = await asyncio.gather(*(one(i) for i in range(8)))
+    assert len({r.conversation_id for r in results}) == 1
+    assert await count(runtime, Conversation) == 1
+    assert await count(runtime, Message) == 8
+
+
+async def test_identity_across_sms_whatsapp_and_email(runtime: Runtime) -> None:
+    async with unit_of_work(runtime.sessions) as session:
+        customer_id = await customer(session, ("phone", PHONE), ("email", "ada@example.org"))
+    async with unit_of_work(runtime.sessions) as session:
+        sms = await service.receive(session, inbound=inbound(external_id="SM1"))
+        whatsapp = await service.receive(session, inbound=inbound(
+            external_id="SM2", sender=f"whatsapp:{PHONE}", channel="whatsapp"))
+        email = await service.receive(session, inbound=inbound(
+            external_id="<m1@example.org>", sender="Ada@Example.org", channel="email"))
+    assert sms.customer_id == whatsapp.customer_id == email.customer_id == customer_id
+    # One customer, one open conversation, whichever channel they use.
+    assert sms.conversation_id == whatsapp.conversation_id == email.conversation_id
+    async with runtime.sessions() as session:
+        conversation = await session.get(Conversation, sms.conversation_id)
+        assert conversation is not None
+        assert (conversation.channel, conversation.language) == ("email", "es")
+
+
+async def test_a_number_shared_by_two_customers_identifies_nobody(runtime: Runtime) -> None:
+    async with unit_of_work(runtime.sessions) as session:
+        await customer(session, ("phone", PHONE))
+        await customer(session, ("phone", PHONE))
+        result = await service.receive(session, inbound=inbound())
+    assert result.customer_id is None
+
+
+async def test_ownership_follows_the_state_machine(runtime: Runtime) -> None:
+    async with unit_of_work(runtime.sessions) as session:
+        result = await service.receive(session, inbound=inbound())
+        cid = result.conversation_id
+        for target in ("queued", "agent", "queued", "agent", "wrap_up", "closed"):
+            await service.transition(session, conversation_id=cid, to=target, reason="test",
+                                     agent_id="amy")
+    for illegal in ("bot", "agent", "queued"):
+        async with unit_of_work(runtime.sessions) as session:
+            with pytest.raises(Conflict):
+                await service.transition(session, conversation_id=cid, to=illegal, reason="x")
+    async with runtime.sessions() as session:
+        conversation = await session.get(Conversation, cid)
+        assert conversation is not None and conversation.open_key is None
+    # The next message opens a new conversation.
+    async with unit_of_work(runtime.sessions) as session:
+        later = await service.receive(session, inbound=inbound(external_id="SM9"))
+    assert later.conversation_id != cid and later.owner == "bot"
+
+
+class ScriptedBot:
+    def __init__(self, outcome: BotOutcome | Exception) -> None:
+        self.outcome = outcome
+        self.turns: list[Turn] = []
+
+    async def respond(self, session: AsyncSession, turn: Turn) -> BotOutcome:
+        self.turns.append(turn)
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+async def _handle(runtime: Runtime, bot: ScriptedBot, text: str, external_id: str) -> int:
+    result = await flows.intake(runtime, inbound(text, external_id=external_id))
+    await flows.handle_conversation(runtime, result.conversation_id, bot)
+    return result.conversation_id
+
+
+async def test_handoff_moves_to_queue_with_summary_and_bot_state_is_kept(
+        runtime: Runtime) -> None:
+    bot = ScriptedBot(BotOutcome(
+        replies=(Reply(text="One moment."),), state={"flow": "billing", "step": 2},
+        handoff=Handoff(reason="customer_asked", skill="billing", priority=1,
+                        summary={"intent": "billing_question"})))
+    cid = await _handle(runtime, bot, "my bill doubled", "SM1")
+    async with runtime.sessions() as session:
+        conversation = await session.get(Conversation, cid)
+        assert conversation is not None
+        assert conversation.owner == "queued" and conversation.skill == "billing"
+        assert conversation.handoff == {"reason": "customer_asked", "skill": "billing",
+                                        "priority": 1,
+                                        "summary": {"intent": "billing_question"}}
+        assert conversation.bot_state == {"flow": "billing", "step": 2}
+    assert bot.turns[0].text == "my bill doubled"
+    assert bot.turns[0].media[0].content_type == "image/jpeg"
+
+
+async def test_bot_stays_silent_while_an_agent_owns_the_conversation(runtime: Runtime) -> None:
+    bot = ScriptedBot(BotOutcome(replies=(Reply(text="bot talking"),)))
+    cid = await _handle(runtime, bot, "hi", "SM1")
+    async with unit_of_work(runtime.sessions) as session:
+        await service.transition(session, conversation_id=cid, to="queued", reason="t")
+        await service.transition(session, conversation_id=cid, to="agent", reason="t",
+                                 agent_id="amy")
+    await _handle(runtime, bot, "are you there?", "SM2")
+    assert len(bot.turns) == 1
+    async with runtime.sessions() as session:
+        replies = await session.scalar(select(func.count()).select_from(Message)
+                                       .where(Message.direction == "outbound"))
+        unhandled = await session.scalar(select(func.count()).select_from(Message)
+                                         .where(Message.handled_at.is_(None),
+                                                Message.direction == "inbound"))
+    assert (replies, unhandled) == (1, 0)
+
+
+async def test_a_failing_bot_hands_the_customer_to_a_person(runtime: Runtime) -> None:
+    bot = ScriptedBot(RuntimeError("flow crashed"))
+    cid = await _handle(runtime, bot, "hi", "SM1")
+    async with runtime.sessions() as session:
+        conversation = await session.get(Conversation, cid)
+        assert conversation is not None and conversation.owner == "queued"
+        assert conversation.handoff is not None
+        assert conversation.handoff["reason"] == "bot_error"
+        reply = await session.scalar(select(Message).where(Message.direction == "outbound"))
+        assert reply is not None and "person" in reply.body
+
+
+async def test_long_reply_is_split_between_words_into_pieces_twilio_accepts(
+        runtime: Runtime) -> None:
+    text = " ".join(f"word{i:04d}" for i in range(400))  # ~3,600 characters
+    bot = ScriptedBot(BotOutcome(replies=(Reply(text=text),)))
+    await _handle(runtime, bot, "explain my bill", "SM1")
+    async with runtime.sessions() as session:
+        pieces = list(await session.scalars(select(Message.body)
+                                            .where(Message.direction == "outbound")
+                                            .order_by(Message.id)))
+    assert len(pieces) == 3
+    assert " ".join(pieces) == text
+    assert all(len(p) <= 1600 for p in pieces)
