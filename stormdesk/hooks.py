@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from channels import pipeline
+from channels.email.service import email_channel
 from core.runtime import Runtime
+from integrations.email import build_transport
 
 
 @asynccontextmanager
@@ -14,5 +16,8 @@ async def started(runtime: Runtime) -> AsyncIterator[None]:
     async with AsyncExitStack() as stack:
         # Later issues register their workers and listeners here.
         _ = (stack, runtime)
+        # Before the pipeline: its sender table is built once, from the senders registered.
+        await stack.enter_async_context(
+            email_channel(runtime, transport=build_transport(runtime.settings)))
         await stack.enter_async_context(pipeline.serving(runtime))
         yield

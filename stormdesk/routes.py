@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from channels.email import views as email_views
 from channels.twilio_sms import sandbox as sms_sandbox
 from channels.twilio_sms import views as sms_views
 from core.accountcore_api import account_core_routers
@@ -14,4 +15,5 @@ def routers() -> list[APIRouter]:
     found: list[APIRouter] = [ops.router]
     found += account_core_routers()
     found += [sms_views.router, sms_sandbox.router]
+    found.append(email_views.router)
     return found

@@ -144,3 +144,6 @@ class ReplyBudget:
             f"email:reply:{address.lower()}", rate=self.per_hour / 3600.0, burst=self.burst
         )
         return wait == 0.0
+
+
+DEFAULT_BUDGET = ReplyBudget()
