@@ -126,7 +126,7 @@ def parse_keyword(text: str, *, opted_out: bool = False,
                       language=language),
             keyword="OFF", exact=True,
         )
-    return _command(text, bare, tokens, after_restoration)
+    return _command(text, tokens, after_restoration)
 
 
 def _carrier(intent: str, word: str) -> KeywordMatch:
@@ -153,7 +153,7 @@ def _lookup(token: str) -> tuple[Command, bool] | None:
     return None
 
 
-def _command(text: str, bare: str, tokens: list[str], after_restoration: bool) -> KeywordMatch | None:
+def _command(text: str, tokens: list[str], after_restoration: bool) -> KeywordMatch | None:
     if tokens[0] in ("outcancel", "outcancelar") and len(tokens) == 1:
         return _cancel_report(exact=False)
     found = _lookup(tokens[0])
