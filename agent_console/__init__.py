@@ -1,0 +1,1 @@
+"""The agent console: people, routing, the live websocket protocol, and the pages they use."""

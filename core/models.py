@@ -5,6 +5,7 @@ Each domain adds its own line here when it adds a models.py.
 
 from core.accounts import models as accounts  # noqa: F401
 from core.adjustments import models as adjustments  # noqa: F401
+from core.agents import models as agents  # noqa: F401
 from core.arrangements import models as arrangements  # noqa: F401
 from core.audit import models as audit  # noqa: F401
 from core.auth import models as auth  # noqa: F401

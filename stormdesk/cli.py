@@ -13,6 +13,8 @@ from core.config import get_settings
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Stormdesk contact center")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens for operators and integrations")
 app.add_typer(token_app, name="token")
+agents_app = typer.Typer(no_args_is_help=True, help="Console users: agents, supervisors, admins")
+app.add_typer(agents_app, name="agents")
 console = Console(stderr=True)
 
 
@@ -132,6 +134,41 @@ def token_create(
             await engine.dispose()
 
     typer.echo(asyncio.run(run()))
+
+
+@agents_app.command("create")
+def agents_create(
+    username: str = typer.Option(..., help="sign-in name"),
+    name: str = typer.Option("", help="display name (default: the username)"),
+    role: str = typer.Option("admin", help="admin | supervisor | agent"),
+    skills: str = typer.Option("", help="comma-separated: billing,outage,collections,..."),
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
+                                 envvar="STORMDESK_AGENT_PASSWORD",
+                                 help="at least 12 characters (prompted if not given)"),
+) -> None:
+    """Create a console user, e.g. the first admin, who then enrols everyone else."""
+    from core.agents.service import create_agent
+    from core.db import make_engine, make_sessionmaker, unit_of_work
+
+    async def run() -> int:
+        engine = make_engine(get_settings().effective_database_url)
+        try:
+            async with unit_of_work(make_sessionmaker(engine)) as session:
+                agent = await create_agent(session, username=username,
+                                           display_name=name or username, password=password,
+                                           role=role, skills=skills.split(","))
+                return agent.id
+        finally:
+            await engine.dispose()
+
+    from core.errors import DomainError
+
+    try:
+        agent_id = asyncio.run(run())
+    except DomainError as error:
+        console.print(f"[red]not created[/red]: {error.message}")
+        raise typer.Exit(1) from error
+    console.print(f"[green]created[/green] {role} {username} (id {agent_id})")
 
 
 def _safe_url(url: str) -> str:

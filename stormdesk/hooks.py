@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+from agent_console.startup import console_running
 from channels import pipeline
 from channels.email.service import email_channel
 from core.runtime import Runtime
@@ -20,4 +21,5 @@ async def started(runtime: Runtime) -> AsyncIterator[None]:
         await stack.enter_async_context(
             email_channel(runtime, transport=build_transport(runtime.settings)))
         await stack.enter_async_context(pipeline.serving(runtime))
+        await stack.enter_async_context(console_running(runtime))
         yield

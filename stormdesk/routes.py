@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from agent_console.web import console_routers
 from channels.email import views as email_views
 from channels.twilio_sms import sandbox as sms_sandbox
 from channels.twilio_sms import views as sms_views
@@ -16,4 +17,5 @@ def routers() -> list[APIRouter]:
     found += account_core_routers()
     found += [sms_views.router, sms_sandbox.router]
     found.append(email_views.router)
+    found += console_routers()
     return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from agent_console.startup import install_hooks as install_console_hooks
 from core.config import Settings
 from core.db import make_engine, make_sessionmaker
 from core.runtime import Runtime
@@ -33,7 +34,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         from core.local import local_ports
 
         ports = local_ports()
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         engine=engine,
         sessions=sessions,
@@ -46,3 +47,6 @@ async def build_runtime(settings: Settings) -> Runtime:
         closers=[ports.close],
         extras=messaging_extras(settings, limiter=ports.limiter),
     )
+    # JWT verifier, queue estimate and queue exit: API processes and workers (the bot) alike.
+    install_console_hooks(runtime)
+    return runtime

@@ -1,0 +1,1 @@
+"""Who is at the console: short-lived tokens, the request guards, and audited refusals."""

@@ -1,0 +1,101 @@
+"""The routing loop every API process runs; one pass at a time across processes (shared lock).
+
+A pass: lapse expired offers, sync queues with conversations, close overdue wrap-ups, make
+offers, check SLAs, and announce the queues if they changed. Passes run on a heartbeat and
+whenever any process publishes a route kick (a new hand-off, an agent becoming free)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from agent_console.config import console_config
+from agent_console.live.log import ROUTE_TOPIC, SUPERVISORS, console_tx, skill_audience
+from agent_console.routing import offers, queues, sla, work
+from core.clock import utcnow
+from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+ROUTING_LOCK = "console:routing"
+
+
+def _shape(snapshot: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """What makes a queue update worth sending (ages tick by themselves on the client)."""
+    return {
+        skill: (q["waiting"], q["offered"], q["sla_breached"], q["agents_available"],
+                q["agents_staffed"], q["callbacks"], hash(q["oldest_enqueued_at"]))
+        for skill, q in snapshot["queues"].items()
+    }
+
+
+class RoutingEngine:
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._wake = asyncio.Event()
+        self._last_shape: dict[str, tuple[int, ...]] | None = None
+        self.passes = 0
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        async with self._runtime.bus.subscribe(ROUTE_TOPIC) as kicks, \
+                asyncio.TaskGroup() as group:
+            group.create_task(self._listen(kicks))
+            group.create_task(self._loop())
+
+    async def _listen(self, kicks: Any) -> None:
+        async for _ in kicks:
+            self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            tick = console_config(self._runtime).route_tick_s
+            try:
+                async with asyncio.timeout(tick):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.route_once()
+            except Exception:  # the next heartbeat retries; routing must not die
+                log.exception("routing pass failed")
+                await asyncio.sleep(tick)
+
+    async def route_once(self) -> bool:
+        """One pass if no other process is in one; False if it was skipped."""
+        try:
+            async with self._runtime.lock.hold(ROUTING_LOCK, ttl_s=30.0, wait_s=0.05):
+                await self._pass()
+        except TimeoutError:
+            return False
+        self.passes += 1
+        return True
+
+    async def _pass(self) -> None:
+        config = console_config(self._runtime)
+        async with console_tx(self._runtime) as tx:
+            now = utcnow()
+            await offers.expire_offers(tx, now=now, config=config)
+            await queues.reconcile(tx, now=now)
+            await work.expire_wrap_ups(tx, now=now)
+            await offers.make_offers(tx, now=now, config=config)
+            await sla.check(tx, now=now)
+            snapshot = await queues.snapshot(tx.session, now=now)
+            shape = _shape(snapshot)
+            if shape != self._last_shape:
+                previous = self._last_shape or {}
+                for skill, queue in snapshot["queues"].items():
+                    if previous.get(skill) != shape[skill]:
+                        tx.emit(skill_audience(skill), "queue.update",
+                                {"at": snapshot["at"], "queues": {skill: queue}})
+                tx.emit(SUPERVISORS, "queue.update", snapshot)
+
+                async def remember() -> None:  # only once the update is committed
+                    self._last_shape = shape
+
+                tx.after.append(remember)
+            tx.kick = False  # this pass already routed what it changed

@@ -1,0 +1,1 @@
+"""The supervisor view: queues, agents, live conversations, approvals, the storm switch."""
