@@ -57,12 +57,12 @@ class EmailSender:
         self.transport = transport
         self._store = store
         self._identity = identity
-        self._budget = budget
+        self.budget = budget
 
     async def send_text(self, outgoing: Outgoing) -> SendReceipt:
         # The last defence against a loop that slipped past loops.machine_written: a person
         # never needs more replies an hour than this; a loop always does.
-        if not await self._budget.allows(self._runtime.limiter, outgoing.to):
+        if not await self.budget.allows(self._runtime.limiter, outgoing.to):
             raise SendFailed(f"reply budget for {outgoing.to} is spent", code="rate_limited",
                              permanent=True)
         thread, automatic = await self._thread_of(outgoing.message_id)

@@ -31,13 +31,16 @@ _OWN_FIELDS = frozenset({
 
 
 class SendGridTransport:
+    """`base_url` points elsewhere for a regional endpoint (api.eu.sendgrid.com) or a test's
+    fake; `http_transport` lets a test serve that fake in-process."""
+
     def __init__(self, *, api_key: str, base_url: str = "https://api.sendgrid.com",
-                 timeout: float = 15.0, client: httpx.AsyncClient | None = None) -> None:
-        self._client = client or httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), timeout=timeout,
+                 timeout: float = 15.0,
+                 http_transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), timeout=timeout, transport=http_transport,
             headers={"Authorization": f"Bearer {api_key}"},
         )
-        self._owns_client = client is None
 
     async def send(self, message: EmailMessage) -> str | None:
         try:
@@ -55,8 +58,7 @@ class SendGridTransport:
                          code=str(response.status_code), permanent=not transient)
 
     async def close(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        await self._client.aclose()
 
 
 def payload_for(message: EmailMessage) -> dict[str, Any]:

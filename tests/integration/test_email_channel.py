@@ -20,9 +20,10 @@ from typing import Any
 import aiosmtplib
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from sqlalchemy import func, select
 
+from channels.email.loops import ReplyBudget
 from channels.email.service import EXTRA_KEY, EmailChannel
 from channels.email.threading import external_id_for
 from core.auth.service import create_token
@@ -31,7 +32,7 @@ from core.conversations.models import Message
 from core.db import unit_of_work
 from core.enums import Role
 from core.runtime import Runtime
-from integrations.email import SandboxTransport
+from integrations.email import SandboxTransport, SendGridTransport
 from stormdesk.app import create_app
 from stormdesk.wiring import build_runtime
 
@@ -460,3 +461,55 @@ async def test_inbound_parse_over_the_size_limit_is_413(db_url: str, tmp_path: P
         response = await h.client.post(INBOUND, data=fields, files=files, headers=basic_auth())
         assert response.status_code == 413
         assert await h.count() == 0
+
+
+# --- outbound ---------------------------------------------------------------------------------
+
+async def test_replies_go_out_through_sendgrid_with_the_thread_headers(
+        db_url: str, tmp_path: Path) -> None:
+    posted: list[dict[str, Any]] = []
+    fake = FastAPI()
+
+    @fake.post("/v3/mail/send")
+    async def mail_send(request: Request) -> Response:
+        assert request.headers["authorization"] == "Bearer SG.integration"
+        posted.append(json.loads(await request.body()))
+        return Response(status_code=202, headers={"X-Message-Id": "sg-accepted-1"})
+
+    async with email_app(db_url, tmp_path) as h:
+        await h.channel.sender.transport.close()
+        h.channel.sender.transport = SendGridTransport(
+            api_key="SG.integration", base_url="http://sendgrid.local",
+            http_transport=httpx.ASGITransport(app=fake))
+        await smtp_send(h, fixture("apple_iphone_reply.eml"), mail_from="jt.nguyen@icloud.example")
+        [reply] = await h.replies_sent(1)
+        [body] = posted
+        assert body["personalizations"] == [{"to": [{"email": "jt.nguyen@icloud.example"}]}]
+        assert body["subject"] == "Re: Outage at 88 Birch Ave"
+        iphone_id = "<4F2D9A61-7C3B-4E8A-9D15-0B6E2C7A1F93@icloud.example>"
+        assert body["headers"]["In-Reply-To"] == iphone_id
+        assert body["headers"]["References"].split() == [
+            "<sd.m63.77e0d2b1@riverbend.example>", iphone_id]
+        assert body["headers"]["Message-ID"] == reply.external_id
+        assert body["content"][0]["value"].strip() == reply.body.strip()
+
+
+async def test_reply_budget_stops_a_loop_that_slipped_through(db_url: str,
+                                                              tmp_path: Path) -> None:
+    """A responder that escapes every header check still gets at most `burst` answers."""
+    async with email_app(db_url, tmp_path) as h:
+        h.channel.sender.budget = ReplyBudget(per_hour=1, burst=3)
+        for n in range(5):
+            raw = (f"From: Loop Bot <loop@responder.example>\r\nTo: {OUR_ADDRESS}\r\n"
+                   f"Subject: Re: ticket\r\nMessage-ID: <loop.{n}@responder.example>\r\n\r\n"
+                   f"Thank you for your message number {n}.\r\n").encode()
+            await smtp_send(h, raw, mail_from="loop@responder.example")
+
+        async def all_settled() -> bool:
+            rows = await h.messages(Message.direction == "outbound")
+            return len(rows) == 5 and all(r.status in {"sent", "failed"} for r in rows)
+        await wait_for(all_settled)
+        rows = await h.messages(Message.direction == "outbound")
+        assert sorted(r.status for r in rows) == ["failed", "failed", "sent", "sent", "sent"]
+        assert {r.error_code for r in rows if r.status == "failed"} == {"rate_limited"}
+        assert len(h.sandbox.sent) == 3
