@@ -284,7 +284,7 @@ def unflow(text: str, *, delsp: bool) -> str:
 def _is_attachment(part: Message) -> bool:
     if part.is_multipart():
         return False
-    maintype = part.get_content_maintype()
+    maintype = part.get_content_type().partition("/")[0]  # one header parse, not two
     if maintype == "message":
         return False  # DSN status and returned headers, forwarded mail: read, not stored
     if maintype == "text":
