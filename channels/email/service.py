@@ -219,6 +219,10 @@ async def email_channel(runtime: Runtime, *, transport: MailTransport) -> AsyncI
     channel = EmailChannel(runtime, transport=transport)
     runtime.extras[EXTRA_KEY] = channel
     runtime.extras.setdefault("senders", {})[CHANNEL] = channel.sender
+    table = runtime.extras.get("sender_table")
+    if table is not None and CHANNEL not in table:
+        log.error("the sender table was built before the email channel started: email "
+                  "replies will not be sent (start email_channel before the pipeline)")
     try:
         async with listening(channel):
             yield channel
