@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import func, select
 
 from channels.email.loops import ReplyBudget
+from channels.email.parse import parse_raw
 from channels.email.service import EXTRA_KEY, EmailChannel
 from channels.email.threading import external_id_for
 from core.auth.service import create_token
@@ -513,3 +514,23 @@ async def test_reply_budget_stops_a_loop_that_slipped_through(db_url: str,
         assert sorted(r.status for r in rows) == ["failed", "failed", "sent", "sent", "sent"]
         assert {r.error_code for r in rows if r.status == "failed"} == {"rate_limited"}
         assert len(h.sandbox.sent) == 3
+
+
+async def test_thread_from_another_address_is_not_merged_into_the_first_conversation(
+        db_url: str, tmp_path: Path) -> None:
+    """A forwarded thread answered by someone else points at Maria's conversation by its
+    headers; it is filed by its own sender, so the stranger never joins her conversation."""
+    async with email_app(db_url, tmp_path) as h:
+        await smtp_send(h, fixture(GMAIL), mail_from=MARIA)
+        [ours] = await h.replies_sent(1)
+        [first] = await h.messages(Message.direction == "inbound")
+        reply_id = ours.external_id or ""
+        raw = (answering(fixture(GMAIL), message_id="<from-spouse@mail.example>",
+                         in_reply_to=reply_id, references=reply_id)
+               .replace(b"Maria Lopez <Maria.Lopez.Home@gmail.com>",
+                        b"Sam Lopez <sam.lopez@mail.example>"))
+        email = parse_raw(raw)
+        received = await h.channel.receive(email)
+        assert received.outcome == "stored"
+        assert received.thread_conversation_id == first.conversation_id
+        assert received.conversation_id != first.conversation_id
