@@ -28,6 +28,21 @@ DESCRIPTION = (
 AS_OF = date(2026, 11, 24)
 SIZES = (10_000, 100_000)
 QUICK_SIZES = (2_000,)
+# What profiling and the runs taught; printed under the table with every run.
+FINDINGS = (
+    ("Profiled once (pyinstrument, 4,000 customers on SQLite) before optimizing: about half the "
+    "time was SQLAlchemy's per-row bind processing in Core `insert()` executemany, the rest "
+    "generation (bill lines, payment simulation). Writing pre-converted tuples with the driver's "
+    "executemany (SQLite) and COPY (PostgreSQL) took 10,000 customers from 12.5 s to ~9.5 s on "
+    "SQLite and from 23.7 s to ~14 s on PostgreSQL."),
+    ("On PostgreSQL, COPY of `bill_lines` (5 per bill) and `ledger_entries` dominates: each row "
+    "pays foreign-key checks and index upkeep, so rows/s falls as tables grow. Generation "
+    "(~0.65 s per 1,000 customers) runs in a thread while the previous chunk is written; it "
+    "only overlaps when a core is free."),
+    ("Memory stays flat: peak RSS ~265 MB for 4,000 and for 40,000 customers (chunks of 2,000). "
+    "500,000 customers was not run here; by the 100,000 rows above, expect ~10 min on SQLite "
+    "and ~18+ min on PostgreSQL on this machine."),
+)
 BALANCE_LOOKUPS = 2_000
 SUMMARY_LOOKUPS = 300
 
@@ -43,6 +58,8 @@ async def run(ctx: BenchContext) -> list[dict[str, Any]]:
              "with synchronous=NORMAL, PostgreSQL loads each chunk with COPY.")
     ctx.note("The machine is shared (2 cores, other engineers' jobs running), so treat single "
              "runs as ±20%.")
+    for note in FINDINGS:
+        ctx.note(note)
     return rows
 
 
