@@ -173,7 +173,7 @@ def fake_twilio_sender(runtime: Runtime, twilio: FakeTwilio) -> TwilioSender:
 
 @asynccontextmanager
 async def messaging_app(db_url: str, *, inline_budget_s: float | None = None,
-                        **settings: Any) -> AsyncIterator[Harness]:
+                        responder: Any = None, **settings: Any) -> AsyncIterator[Harness]:
     """The whole app on `db_url`, its replies going to a fake Twilio API (nothing leaves)."""
     from channels.twilio_sms.options import TwilioSmsOptions
 
@@ -182,6 +182,8 @@ async def messaging_app(db_url: str, *, inline_budget_s: float | None = None,
     twilio = FakeTwilio()
     sender = fake_twilio_sender(runtime, twilio)
     runtime.extras["senders"] = {"sms": sender, "whatsapp": sender}
+    if responder is not None:
+        runtime.extras["responder"] = responder
     if inline_budget_s is not None:
         runtime.extras["twilio_sms_options"] = TwilioSmsOptions(inline_budget_s=inline_budget_s)
     app = create_app(config, runtime=runtime)

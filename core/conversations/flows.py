@@ -33,6 +33,7 @@ INLINE_TOPIC = "conversations.inline_ready"
 WORKER_GROUP = "stormdesk-workers"
 LOCK_TTL_S = 60.0
 LOCK_WAIT_S = 30.0
+DRAIN_BATCH = 20
 
 
 def conversation_lock(conversation_id: int) -> str:
@@ -83,13 +84,16 @@ async def handle_conversation(runtime: Runtime, conversation_id: int,
                                  wait_s=LOCK_WAIT_S):
         while True:
             async with runtime.sessions() as session:
-                batch = [m.id for m in await repository.unhandled_inbound(session,
-                                                                          conversation_id)]
-            if not batch:
-                return handled
+                batch = await repository.unhandled_inbound_ids(session, conversation_id,
+                                                               limit=DRAIN_BATCH)
             for message_id in batch:
                 await handle_message(runtime, message_id, responder)
                 handled += 1
+            # Every stored message has a job of its own, so a message arriving after this
+            # query is drained by that job (it waits for this lock); only a full batch means
+            # more may be waiting right now.
+            if len(batch) < DRAIN_BATCH:
+                return handled
 
 
 async def handle_message(runtime: Runtime, message_id: int, responder: Responder) -> None:

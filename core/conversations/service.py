@@ -95,14 +95,11 @@ async def receive(session: AsyncSession, *, inbound: InboundMessage,
     A repeat of the same (channel, external_id) — a Twilio retry, a double submit — returns
     the stored one with created=False and changes nothing. Carrier opt-out/opt-in words
     update consent here, in the same transaction: no later send can miss them."""
-    existing = await repository.message_by_external_id(session, inbound.channel,
-                                                       inbound.external_id)
-    if existing is not None:
-        return await _repeat(session, existing)
+    # No look-up first: a repeat is rare, and the insert below detects it race-free.
     identity = await resolve_identity(session, inbound)
     conversation = await find_or_open(session, channel=inbound.channel, address=inbound.sender,
                                       identity=identity)
-    keyword = await _apply_carrier_keyword(session, inbound)
+    keyword = await _carrier_keyword(session, inbound)
     now = utcnow()
     message_id = await repository.insert_ignoring_conflict(session, Message, {
         "conversation_id": conversation.id, "direction": Direction.INBOUND.value,
@@ -117,11 +114,17 @@ async def receive(session: AsyncSession, *, inbound: InboundMessage,
         "provider_answered": bool(inbound.provider_keyword),
         "created_at": now, "status_at": now,
     }, conflict=("channel", "external_id"))
-    if message_id is None:  # the same message, delivered twice at the same instant
+    if message_id is None:  # a repeat: stored before, so it changes nothing now
         stored = await repository.message_by_external_id(session, inbound.channel,
                                                          inbound.external_id)
         assert stored is not None
         return await _repeat(session, stored)
+    if keyword in (CarrierKeyword.OPT_OUT, CarrierKeyword.OPT_IN):
+        # Only for a new message: a retried START must not undo a STOP sent after it.
+        await compliance.record_consent(
+            session, address=inbound.sender, opted_out=keyword is CarrierKeyword.OPT_OUT,
+            keyword=compliance.keyword_word(inbound.text) or str(inbound.provider_keyword),
+        )
     conversation.last_message_at = now
     conversation.channel = inbound.channel
     conversation.address = inbound.sender
@@ -138,17 +141,14 @@ async def _repeat(session: AsyncSession, message: Message) -> Intake:
                   customer_id=conversation.customer_id, owner=conversation.owner, created=False)
 
 
-async def _apply_carrier_keyword(session: AsyncSession,
-                                 inbound: InboundMessage) -> CarrierKeyword | None:
+async def _carrier_keyword(session: AsyncSession,
+                           inbound: InboundMessage) -> CarrierKeyword | None:
     keyword = compliance.carrier_keyword_from_provider(inbound.provider_keyword)
     if keyword is None:
-        opted_out = await compliance.is_opted_out(session, inbound.sender)
+        # Only YES depends on the current consent; skip the look-up for everything else.
+        opted_out = (compliance.keyword_word(inbound.text) == "YES"
+                     and await compliance.is_opted_out(session, inbound.sender))
         keyword = compliance.carrier_keyword(inbound.text, opted_out=opted_out)
-    if keyword in (CarrierKeyword.OPT_OUT, CarrierKeyword.OPT_IN):
-        await compliance.record_consent(
-            session, address=inbound.sender, opted_out=keyword is CarrierKeyword.OPT_OUT,
-            keyword=compliance.keyword_word(inbound.text) or str(inbound.provider_keyword),
-        )
     return keyword
 
 

@@ -150,3 +150,13 @@ async def test_whatsapp_opt_out_is_its_own_address(db_url: str) -> None:
         assert await h.count(OptOut, OptOut.address == f"whatsapp:{CUSTOMER}") == 1
         # SMS to the same phone is a different consent (as carriers and Twilio treat it).
         assert len(await text(h, "HELP")) == 1
+
+
+async def test_a_retried_start_does_not_undo_a_later_stop(db_url: str) -> None:
+    async with messaging_app(db_url) as h:
+        start = sms_payload(sender=CUSTOMER, body="START")
+        await post_signed(h.client, SMS_PATH, start)
+        await text(h, "STOP")
+        retry = await post_signed(h.client, SMS_PATH, start)  # Twilio retries the old START
+        assert bodies(retry.text) == []
+        assert await h.count(OptOut, OptOut.address == CUSTOMER, OptOut.opted_out.is_(True)) == 1

@@ -121,9 +121,8 @@ class SlowBot:
 
 
 async def test_slow_bot_gets_empty_twiml_then_the_reply_by_rest(db_url: str) -> None:
-    async with messaging_app(db_url, inline_budget_s=0.2) as h:
-        bot = SlowBot()
-        h.runtime.extras["responder"] = bot
+    bot = SlowBot()
+    async with messaging_app(db_url, inline_budget_s=0.2, responder=bot) as h:
         response = await post_signed(h.client, SMS_PATH, sms_payload(sender=CUSTOMER,
                                                                      body="where is my bill"))
         assert response.status_code == 200
