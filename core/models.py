@@ -16,9 +16,11 @@ from core.customers import models as customers  # noqa: F401
 from core.db import Base
 from core.deposits import models as deposits  # noqa: F401
 from core.network import models as network  # noqa: F401
+from core.notifications import models as notifications  # noqa: F401
 from core.outages import models as outages  # noqa: F401
 from core.payments import models as payments  # noqa: F401
 from core.premises import models as premises  # noqa: F401
 from core.service_orders import models as service_orders  # noqa: F401
+from core.storm import models as storm  # noqa: F401
 
 metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Bulk outage notices: planned in the outage's transaction (outbox), relayed, sent exactly once."""

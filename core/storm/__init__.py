@@ -1,0 +1,1 @@
+"""Storm mode: a system state that changes how the whole contact center behaves."""
