@@ -8,6 +8,7 @@ Order of precedence, so a customer is never trapped in a flow:
 
 from __future__ import annotations
 
+import re
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -25,6 +26,17 @@ ANSWER_INTENTS = {"affirm", "deny", "out_of_scope", "greet", "thanks"}
 # Handled before the bot by the channel's compliance layer.
 COMPLIANCE_INTENTS = {"opt_out", "opt_in"}
 MAX_MISUNDERSTANDINGS = 2
+
+
+HAZARD_CONFIDENCE = 0.75
+_HAZARD_WORDS = re.compile(
+    r"\b(wire|line|lines|pole|spark\w*|fire|smoke|burn\w*|gas|smell\w*|odor|flood\w*|"
+    r"main|geyser|explo\w*|danger\w*|hazard|cable|chispa\w*|fuego|humo|huele|olor|gas|"
+    r"inund\w*|poste|peligro)\b", re.IGNORECASE)
+
+
+def _credible_hazard(text: str, confidence: float) -> bool:
+    return confidence >= HAZARD_CONFIDENCE or bool(_HAZARD_WORDS.search(text))
 
 
 class Understanding(Protocol):
@@ -101,13 +113,20 @@ class Bot:
         if getattr(understood, "nested", False):
             ctx.entities["nested"] = True
         intent = understood.intent
+        if intent == "report_hazard" and not _credible_hazard(turn.text, understood.confidence):
+            # A priority hand-off pulls a specialist off the queue: a guess is not enough.
+            intent = ctx.intent = "out_of_scope"
         if intent in COMPLIANCE_INTENTS:
             return result
-        if state.handed_off and not state.flow:
-            # Already waiting for a person; the bot stays quiet unless it's an emergency.
+        owner = turn.extras.get("owner", "bot")
+        if owner != "bot":
+            # Waiting for a person: only an emergency gets the bot's voice (safety first).
             if intent == "report_hazard":
                 await emergency.start(ctx)
+            else:
+                ctx.say("still_queued")
             return result
+        state.handed_off = False
 
         if turn.had_card_number:
             ctx.say("card_number_refused")

@@ -10,7 +10,7 @@ from bot.engine import Bot, NluPort
 from bot.flows import arrangement, balance, billing, outage, pay, register, service, status
 from bot.replies import Templates
 from bot.state import DialogueState
-from bot.turn import QueueEstimate, Turn
+from bot.turn import Turn
 from core.clock import utcnow
 from core.config import Settings
 from core.conversations.schemas import BotOutcome, Reply
@@ -24,19 +24,20 @@ class BotResponder:
     """Loads the dialogue state from the turn, runs the bot, hands back replies and state."""
 
     def __init__(self, *, nlu: NluPort, settings: Settings, templates: Templates | None = None,
-                 queue_estimate: QueueEstimate | None = None,
                  extras: dict[str, Any] | None = None) -> None:
         self.bot = Bot(nlu=nlu, templates=templates or Templates(settings.templates_dir),
                        flows=ALL_FLOWS)
         self.settings = settings
-        self.queue_estimate = queue_estimate
-        self.extras = extras or {}
+        # The runtime's extras, read per turn: the console's queue estimate and the storm
+        # picture are installed after the bot is built.
+        self.extras = extras if extras is not None else {}
 
     async def respond(self, session: AsyncSession, turn: PipelineTurn) -> BotOutcome:
         state = DialogueState.from_json(dict(turn.state))
-        extras: dict[str, Any] = {"language": turn.language, **self.extras}
-        if self.queue_estimate is not None:
-            extras["queue_estimate"] = self.queue_estimate
+        extras: dict[str, Any] = {"language": turn.language, "owner": turn.owner}
+        for key in ("queue_estimate", "outage_picture"):
+            if self.extras.get(key) is not None:
+                extras[key] = self.extras[key]
         storm = self.extras.get("storm")
         bot_turn = Turn(
             conversation_id=turn.conversation_id, channel=turn.channel, address=turn.address,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from agent_console.startup import install_hooks as install_console_hooks
+from bot.nlu.pipeline import Nlu
+from bot.responder import BotResponder
 from core.config import Settings
 from core.db import make_engine, make_sessionmaker
 from core.runtime import Runtime
@@ -49,4 +51,6 @@ async def build_runtime(settings: Settings) -> Runtime:
     )
     # JWT verifier, queue estimate and queue exit: API processes and workers (the bot) alike.
     install_console_hooks(runtime)
+    runtime.extras["responder"] = BotResponder(
+        nlu=Nlu.from_settings(settings), settings=settings, extras=runtime.extras)
     return runtime

@@ -85,9 +85,10 @@ async def resolve_premise(ctx: FlowContext) -> PremiseChoice | None:
     if not candidates:
         ask(ctx, "no_premise_found", step="need_account", expecting="account")
         return None
-    nickname = ctx.entities.get("nickname") or ctx.entities.get("premise_nickname")
-    if nickname:
-        match = pick_choice(str(nickname), [c.to_json() for c in candidates])
+    # "OUT 2" or "OUT home" on a short code names the premise up front.
+    named = ctx.entities.get("premise_nickname") or ctx.entities.get("premise_index")
+    if named and ctx.state.flow != "register":
+        match = pick_choice(str(named), [c.to_json() for c in candidates])
         if match:
             ctx.state.slots["premise"] = match
             return PremiseChoice(**match)

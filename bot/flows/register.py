@@ -24,7 +24,7 @@ MAX_TRIES = 3
 async def start(ctx: FlowContext) -> None:
     if ctx.intent == "nickname":
         ctx.state.enter(NAME, "nick")
-        nickname = ctx.entities.get("nickname")
+        nickname = ctx.entities.get("premise_nickname") or ctx.entities.get("nickname")
         if not nickname:
             ctx.say("nick_ask")
             ctx.state.finish()
