@@ -155,9 +155,9 @@ class ConsoleHub:
     # -- repair --------------------------------------------------------------------------
 
     async def _repair_loop(self) -> None:
-        config = console_config(self._runtime)
         loop = asyncio.get_running_loop()
         while True:
+            config = console_config(self._runtime)
             await asyncio.sleep(config.repair_interval_s)
             try:
                 await self._repair_once(loop.time(), config.repair_grace_s)

@@ -53,7 +53,9 @@ async def estimate(session: AsyncSession, *, conversation_id: int, skill: str, p
     ahead_query = select(func.count()).select_from(QueueEntry).where(
         QueueEntry.live_key.is_not(None), QueueEntry.skill == skill_name,
         or_(QueueEntry.priority > my_priority,
-            and_(QueueEntry.priority == my_priority, QueueEntry.enqueued_at < joined)))
+            and_(QueueEntry.priority == my_priority, QueueEntry.enqueued_at < joined),
+            and_(QueueEntry.priority == my_priority, QueueEntry.enqueued_at == joined,
+                 QueueEntry.id < (my_id or 0))))
     if my_id is not None:
         ahead_query = ahead_query.where(QueueEntry.id != my_id)
     ahead = int(await session.scalar(ahead_query) or 0)

@@ -43,12 +43,18 @@ async def enqueue(
     target_agent_id: int | None = None,
     transferred_by: int | None = None,
     note: str | None = None,
+    joined: datetime | None = None,
 ) -> QueueEntry:
-    """The conversation's live entry, created if it has none (idempotent under races)."""
+    """The conversation's live entry, created if it has none (idempotent under races).
+
+    `joined` is when the customer started waiting (the hand-off), which orders the queue and
+    starts the first-response clock; it defaults to now."""
     existing = await repository.live_entry(tx.session, conversation_id=conversation.id)
     if existing is not None:
         return existing
     chosen = skill or parse_skill(conversation.skill or "")
+    if joined is None:
+        joined = now
     entry = QueueEntry(
         conversation_id=conversation.id,
         live_key=conversation.id,
@@ -56,8 +62,8 @@ async def enqueue(
         channel=conversation.channel,
         priority=entry_priority(chosen, conversation.priority or 0),
         state=EntryState.WAITING.value,
-        enqueued_at=now,
-        first_response_due=now + timedelta(seconds=first_response_sla_s(chosen)),
+        enqueued_at=joined,
+        first_response_due=joined + timedelta(seconds=first_response_sla_s(chosen)),
         sla_breached=False,
         target_agent_id=target_agent_id,
         transferred_by=transferred_by,
@@ -96,7 +102,8 @@ async def reconcile(tx: ConsoleTx, *, now: datetime) -> int:
         ).limit(500)
     )
     for conversation in orphans:
-        await enqueue(tx, conversation=conversation, now=now)
+        joined = min(conversation.owner_changed_at or now, now)
+        await enqueue(tx, conversation=conversation, now=now, joined=joined)
         changed += 1
     stale = await session.execute(
         select(QueueEntry, Conversation.owner)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -57,13 +58,14 @@ class Console:
             await asyncio.sleep(0.01)
 
     async def agent(self, username: str, *, role: str = "agent", skills: tuple[str, ...] = (
-            "billing",), presence: str = "available", idle_since: datetime | None = None,
+            "billing",), presence: str | None = None, idle_since: datetime | None = None,
             capacity: dict[str, int] | None = None) -> Agent:
         async with unit_of_work(self.runtime.sessions) as session:
             agent = await create_agent(session, username=username, display_name=username.title(),
                                        password=PASSWORD, role=role, skills=skills,
                                        capacity=capacity)
-            agent.presence = presence
+            # Agents start ready to take work; supervisors watch (offline for routing).
+            agent.presence = presence or ("available" if role == "agent" else "offline")
             if idle_since is not None:
                 agent.idle_since = idle_since
         return agent
@@ -141,8 +143,18 @@ class WsAgent:
 
     @classmethod
     async def connect(cls, host: str, token: str, *, last_event_id: int | None = None,
-                      max_queue: int | None = 64) -> WsAgent:
-        ws = await connect(f"ws://{host}/agent/ws", max_queue=max_queue, open_timeout=10)
+                      max_queue: int | None = 64, stalled: bool = False) -> WsAgent:
+        """`stalled`: a tiny receive buffer and no reading ahead, like a frozen browser tab."""
+        sock = None
+        if stalled:
+            address, port = host.rsplit(":", 1)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fixed: no autotuning
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, (address, int(port)))
+            max_queue = 1
+        ws = await connect(f"ws://{host}/agent/ws", max_queue=max_queue, open_timeout=10,
+                           sock=sock)
         hello: dict[str, Any] = {"type": "hello", "token": token}
         if last_event_id is not None:
             hello["last_event_id"] = last_event_id
@@ -200,3 +212,11 @@ class WsAgent:
 
 def hub_delivered(runtime: Runtime) -> int:
     return hub_of(runtime).delivered
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 10.0) -> Any:
+    """Poll `check` until it returns something truthy (background work lands asynchronously)."""
+    async with asyncio.timeout(timeout):
+        while not (result := await check()):
+            await asyncio.sleep(0.02)
+    return result

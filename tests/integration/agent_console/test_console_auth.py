@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from console_kit import PASSWORD, console
 from fastapi import APIRouter
 from sqlalchemy import select
 
 from agent_console.auth import tokens
-from console_kit import PASSWORD, console
 from core.agents.models import Agent
 from core.audit.models import AuditEntry
 from core.http import CurrentCaller
