@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -169,6 +172,34 @@ def agents_create(
         console.print(f"[red]not created[/red]: {error.message}")
         raise typer.Exit(1) from error
     console.print(f"[green]created[/green] {role} {username} (id {agent_id})")
+
+
+nlu_app = typer.Typer(no_args_is_help=True, help="The embedded NLU: train it, measure it")
+app.add_typer(nlu_app, name="nlu")
+
+
+@nlu_app.command("train")
+def nlu_train() -> None:
+    """Train the embedded classifier from bot/rasa/data/nlu.yml and report its size and time."""
+    from bot.nlu.embedded import TRAINING_FILE, EmbeddedNlu
+
+    started = time.perf_counter()
+    engine = EmbeddedNlu.train(TRAINING_FILE)
+    console.print(f"trained on {TRAINING_FILE} in {time.perf_counter() - started:.2f} s "
+                  f"({len(engine.classifier.intents)} intents)")
+
+
+@nlu_app.command("eval")
+def nlu_eval(
+    file: Annotated[Path, typer.Option(
+        exists=True, dir_okay=False, help="held-out examples in Rasa NLU YAML (like data/nlu.yml)")],
+    rasa_url: Annotated[str | None, typer.Option(
+        envvar="RASA_URL", help="also evaluate Rasa")] = None,
+) -> None:
+    """Intent accuracy, macro F1 and a confusion table, embedded (and Rasa) side by side."""
+    from bot.nlu.evaluate import run_eval
+
+    typer.echo(run_eval(file, rasa_url))
 
 
 def _safe_url(url: str) -> str:
