@@ -4,4 +4,5 @@ from __future__ import annotations
 
 BENCHMARKS: dict[str, str] = {
     "seed": "bench.bench_seed",
+    "inference": "bench.bench_inference",
 }

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
 
+    # Shared secret of the outside outage management system's signed webhook (unset: disabled).
+    oms_webhook_secret: SecretStr | None = None
+
     # Per-utility financial controls (DOMAIN.md "internal controls").
     agent_adjustment_limit: Decimal = Decimal("100.00")
     supervisor_adjustment_limit: Decimal = Decimal("1000.00")

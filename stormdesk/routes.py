@@ -9,6 +9,7 @@ from channels.email import views as email_views
 from channels.twilio_sms import sandbox as sms_sandbox
 from channels.twilio_sms import views as sms_views
 from core.accountcore_api import account_core_routers
+from core.outages import views as outage_views
 from core.payments import views as payment_views
 from stormdesk import ops
 
@@ -16,6 +17,7 @@ from stormdesk import ops
 def routers() -> list[APIRouter]:
     found: list[APIRouter] = [ops.router]
     found += account_core_routers()
+    found.append(outage_views.router)
     found.append(payment_views.router)
     found += [sms_views.router, sms_sandbox.router]
     found.append(email_views.router)
