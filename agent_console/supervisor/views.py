@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from agent_console import conversations
+from agent_console.account import actions as account_actions
 from agent_console.auth.guard import CurrentSupervisor
 from agent_console.live.log import SUPERVISORS, console_tx
 from agent_console.routing import cards, presence, queues
@@ -25,7 +26,8 @@ router = APIRouter(prefix="/api/v1/supervisor", tags=["supervisor"])
 
 @router.get("/overview")
 async def overview(caller: CurrentSupervisor, runtime: RuntimeDep) -> dict[str, Any]:
-    """Queues (waiting, longest wait, SLA), agents (presence, load), live conversations."""
+    """Queues (waiting, longest wait, SLA), agents (presence, load), live conversations,
+    approvals waiting, storm state."""
     now = utcnow()
     async with runtime.sessions() as session:
         agents = await repository.all_agents(session)
@@ -45,6 +47,7 @@ async def overview(caller: CurrentSupervisor, runtime: RuntimeDep) -> dict[str, 
         "agents": [cards.agent_card(a, loads.get(a.id)) for a in agents],
         "conversations": live,
         "waiting": waiting,
+        "approvals": await account_actions.pending_approvals(runtime),
         "storm": await storm_switch(runtime).current(),
     }
 

@@ -192,3 +192,16 @@ class ConsoleFlag(Base):
     value: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     changed_by: Mapped[str | None] = mapped_column(String(80))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AccountNote(Base):
+    """A note an agent leaves on an account (the next specialist reads it first)."""
+
+    __tablename__ = "account_notes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    conversation_id: Mapped[int | None] = mapped_column(BigInteger)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
