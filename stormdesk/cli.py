@@ -12,10 +12,12 @@ import typer
 from rich.console import Console
 
 from core.config import get_settings
+from stormdesk.storm_cli import storm_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Stormdesk contact center")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens for operators and integrations")
 app.add_typer(token_app, name="token")
+app.add_typer(storm_app, name="storm")
 agents_app = typer.Typer(no_args_is_help=True, help="Console users: agents, supervisors, admins")
 app.add_typer(agents_app, name="agents")
 console = Console(stderr=True)
@@ -101,15 +103,19 @@ def seed(
 
 
 @app.command()
-def worker(concurrency: int = typer.Option(32, help="messages handled at once")) -> None:
-    """Handle inbound messages and deliver replies (production: run as many as needed)."""
-    from channels.pipeline import work
+def worker(
+    concurrency: int = typer.Option(32, help="messages handled at once"),
+    messages: bool = typer.Option(True, help="handle inbound messages and send replies"),
+    notices: bool = typer.Option(True, help="relay and send outage notices, run storm mode"),
+) -> None:
+    """Handle inbound messages, deliver replies and notices (production: run as many as needed)."""
     from stormdesk.wiring import build_runtime
+    from stormdesk.worker import work
 
     async def run() -> None:
         runtime = await build_runtime(get_settings())
         try:
-            await work(runtime, concurrency=concurrency)
+            await work(runtime, concurrency=concurrency, messages=messages, notices=notices)
         finally:
             await runtime.close()
 

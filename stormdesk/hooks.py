@@ -10,6 +10,7 @@ from channels import pipeline
 from channels.email.service import email_channel
 from core.runtime import Runtime
 from integrations.email import build_transport
+from stormdesk.worker import storm_serving
 
 
 @asynccontextmanager
@@ -22,4 +23,5 @@ async def started(runtime: Runtime) -> AsyncIterator[None]:
             email_channel(runtime, transport=build_transport(runtime.settings)))
         await stack.enter_async_context(pipeline.serving(runtime))
         await stack.enter_async_context(console_running(runtime))
+        await stack.enter_async_context(storm_serving(runtime))
         yield

@@ -11,7 +11,8 @@ from channels.twilio_sms import views as sms_views
 from core.accountcore_api import account_core_routers
 from core.outages import views as outage_views
 from core.payments import views as payment_views
-from stormdesk import ops
+from core.storm import views as storm_views
+from stormdesk import notice_callbacks, ops
 
 
 def routers() -> list[APIRouter]:
@@ -22,4 +23,5 @@ def routers() -> list[APIRouter]:
     found += [sms_views.router, sms_sandbox.router]
     found.append(email_views.router)
     found += console_routers()
+    found += [storm_views.router, storm_views.pages, notice_callbacks.router]
     return found

@@ -11,6 +11,7 @@ from core.config import Settings
 from core.db import make_engine, make_sessionmaker
 from core.runtime import Runtime
 from integrations.twilio import messaging_extras
+from stormdesk.worker import install_storm
 
 
 async def build_runtime(settings: Settings) -> Runtime:
@@ -49,6 +50,8 @@ async def build_runtime(settings: Settings) -> Runtime:
         closers=[ports.close],
         extras=messaging_extras(settings, limiter=ports.limiter),
     )
+    # Storm mode, the outage picture and notice senders; before the console takes its switch.
+    install_storm(runtime)
     # JWT verifier, queue estimate and queue exit: API processes and workers (the bot) alike.
     install_console_hooks(runtime)
     runtime.extras["responder"] = BotResponder(

@@ -187,11 +187,15 @@ async def supersede(session: AsyncSession, *, outage_ids: Sequence[int],
 async def take_due(session: AsyncSession, *, now: datetime, limit: int) -> list[int]:
     """Mark up to `limit` due rows queued and return them, urgent first. SKIP LOCKED lets two
     relays run at once on PostgreSQL without taking the same rows (SQLite has one writer)."""
+    waiting = Notice.status.in_([NoticeStatus.PENDING.value,
+                                 NoticeStatus.HELD_QUIET_HOURS.value])
+    # A plain read first: an idle relay never takes SQLite's write lock.
+    if await session.scalar(select(Notice.id).where(waiting, Notice.not_before <= now)
+                            .limit(1)) is None:
+        return []
     due = (
         select(Notice.id)
-        .where(Notice.status.in_([NoticeStatus.PENDING.value,
-                                  NoticeStatus.HELD_QUIET_HOURS.value]),
-               Notice.not_before <= now)
+        .where(waiting, Notice.not_before <= now)
         .order_by(Notice.urgent.desc(), Notice.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -213,14 +217,16 @@ async def stuck(session: AsyncSession, *, queued_before: datetime, claimed_befor
     """Rows whose queue entry may be lost (a relay died between commit and enqueue, Redis lost
     a stream) or whose sender died mid-send: they are queued again; duplicates are harmless,
     because only one claim of a row can ever win."""
+    lost = or_(
+        and_(Notice.status == NoticeStatus.QUEUED.value, Notice.queued_at < queued_before),
+        and_(Notice.status == NoticeStatus.SENDING.value, Notice.claimed_at < claimed_before),
+    )
+    if await session.scalar(select(Notice.id).where(lost).limit(1)) is None:
+        return []
     result = await session.execute(
         update(Notice).where(Notice.id.in_(
-            select(Notice.id).where(or_(
-                and_(Notice.status == NoticeStatus.QUEUED.value,
-                     Notice.queued_at < queued_before),
-                and_(Notice.status == NoticeStatus.SENDING.value,
-                     Notice.claimed_at < claimed_before),
-            )).limit(limit).with_for_update(skip_locked=True).scalar_subquery()))
+            select(Notice.id).where(lost).limit(limit)
+            .with_for_update(skip_locked=True).scalar_subquery()))
         .values(queued_at=now).returning(Notice.id)
         .execution_options(synchronize_session=False))
     return sorted(result.scalars())
@@ -399,3 +405,15 @@ async def status_counts(session: AsyncSession, *, since: datetime | None = None
         statement = statement.where(Notice.created_at >= since)
     rows = await session.execute(statement)
     return {status: int(n) for status, n in rows.tuples()}
+
+
+async def record_accepted(session: AsyncSession, *, notice_id: int, provider_id: str | None,
+                          now: datetime) -> bool:
+    """The provider's callback proves it took a notice its worker never recorded (it died)."""
+    result = await session.execute(
+        update(Notice).where(Notice.id == notice_id,
+                             Notice.status == NoticeStatus.SENDING.value)
+        .values(status=NoticeStatus.SENT.value, provider_id=provider_id, sent_at=now,
+                status_at=now)
+        .execution_options(synchronize_session=False))
+    return (result.rowcount or 0) == 1  # type: ignore[attr-defined]
