@@ -11,7 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent_console import conversations
 from core.accounts.flows import account_summary
 from core.accounts.models import Account
+from core.adjustments.models import AdjustmentRequest
 from core.agents.models import AccountNote
+from core.billing.models import LedgerEntry
+from core.money import from_cents
 from core.outages.service import outage_for_premise
 from core.premises import repository as premises
 
@@ -38,6 +41,22 @@ async def notes_of(session: AsyncSession, account_id: int, *, limit: int = 20) -
              "conversation_id": n.conversation_id, "at": n.created_at.isoformat()} for n in rows]
 
 
+async def fees_of(session: AsyncSession, account_id: int, *, limit: int = 10) -> list[dict[str, Any]]:
+    """Recent fees, each with whether a waiver is already posted or waiting (so the panel
+    offers a waiver only once)."""
+    rows = list(await session.scalars(
+        select(LedgerEntry).where(LedgerEntry.account_id == account_id, LedgerEntry.kind == "fee")
+        .order_by(LedgerEntry.id.desc()).limit(limit)))
+    waivers = dict((await session.execute(
+        select(AdjustmentRequest.code, AdjustmentRequest.status).where(
+            AdjustmentRequest.account_id == account_id,
+            AdjustmentRequest.code.in_([f"waive:{r.id}" for r in rows]),
+            AdjustmentRequest.status.in_(["pending", "approved"])))).all())
+    return [{"ledger_entry_id": r.id, "amount": str(from_cents(r.amount_cents)),
+             "memo": r.memo, "code": r.code, "posted_at": r.posted_at.isoformat(),
+             "waiver": waivers.get(f"waive:{r.id}")} for r in rows]
+
+
 async def account_panel(session: AsyncSession, *, account_id: int) -> dict[str, Any]:
     """Balance and aging, bills, payments, arrangements, deposits, open orders (the core's
     summary), each premise with its live outage, and the agents' notes."""
@@ -49,7 +68,7 @@ async def account_panel(session: AsyncSession, *, account_id: int) -> dict[str, 
             "city": premise.city, "zip": premise.zip, "nickname": premise.nickname,
             "outage": await outage_status(session, premise.id),
         })
-    return {**summary, "premise_outages": premise_rows,
+    return {**summary, "premise_outages": premise_rows, "fees": await fees_of(session, account_id),
             "notes": await notes_of(session, account_id)}
 
 

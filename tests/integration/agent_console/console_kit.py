@@ -32,8 +32,9 @@ PASSWORD = "correct-horse-battery-staple"
 UTILITY_NUMBER = "+15555550100"
 
 
-def settings_for(db_url: str, redis_url: str | None = None) -> Settings:
-    return Settings(database_url=db_url, redis_url=redis_url, env="test", log_json=False)
+def settings_for(db_url: str, redis_url: str | None = None, **overrides: Any) -> Settings:
+    return Settings(database_url=db_url, redis_url=redis_url, env="test", log_json=False,
+                    **overrides)
 
 
 @dataclass
@@ -101,9 +102,10 @@ class Console:
 
 
 @asynccontextmanager
-async def console(db_url: str, redis_url: str | None = None,
-                  **config: Any) -> AsyncIterator[Console]:
-    app = create_app(settings_for(db_url, redis_url))
+async def console(db_url: str, redis_url: str | None = None, *,
+                  settings: dict[str, Any] | None = None, **config: Any) -> AsyncIterator[Console]:
+    """The app started on `db_url`; `config` replaces ConsoleConfig fields."""
+    app = create_app(settings_for(db_url, redis_url, **(settings or {})))
     async with app.router.lifespan_context(app):
         runtime: Runtime = app.state.runtime
         runtime.extras[EXTRA_KEY] = replace(ConsoleConfig(), **config)
