@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 
 from core.clock import utcnow
 from core.config import Settings
@@ -102,6 +102,8 @@ async def handle_message(runtime: Runtime, message_id: int, responder: Responder
     try:
         async with unit_of_work(runtime.sessions) as session:
             outcome = await _handle(session, runtime.settings, message_id, responder)
+    except _AlreadyHandled:
+        return  # someone else handled it meanwhile; our work was rolled back
     except Exception:
         log.exception("bot failed on message %s; handing the conversation to a person",
                       message_id)
@@ -118,14 +120,27 @@ async def after_commit(runtime: Runtime, outcome: _Handled) -> None:
     await publish(runtime, outcome.events)
 
 
+class _AlreadyHandled(Exception):
+    """Another handler marked the message first (only possible if a lock outlived its TTL)."""
+
+
+async def _load(session: Any, message_id: int) -> tuple[Message, Conversation] | None:
+    found = (await session.execute(
+        select(Message, Conversation)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.id == message_id)
+        .execution_options(populate_existing=True))).first()
+    if found is None or found[0].handled_at is not None:
+        return None
+    return found[0], found[1]
+
+
 async def _handle(session: Any, settings: Settings, message_id: int,
                   responder: Responder) -> _Handled:
-    message = await session.get(Message, message_id, populate_existing=True)
-    if message is None or message.handled_at is not None:
+    loaded = await _load(session, message_id)
+    if loaded is None:
         return _Handled()
-    conversation = await session.get(Conversation, message.conversation_id,
-                                     populate_existing=True)
-    assert conversation is not None
+    message, conversation = loaded
     outcome = _Handled(inbound_id=message.id)
     replies: list[tuple[Reply, str]] = []  # (reply, purpose)
     keyword = CarrierKeyword(message.carrier_keyword) if message.carrier_keyword else None
@@ -143,12 +158,10 @@ async def _handle(session: Any, settings: Settings, message_id: int,
 
 
 async def _fail_over(session: Any, settings: Settings, message_id: int) -> _Handled:
-    message = await session.get(Message, message_id, populate_existing=True)
-    if message is None or message.handled_at is not None:
+    loaded = await _load(session, message_id)
+    if loaded is None:
         return _Handled()
-    conversation = await session.get(Conversation, message.conversation_id,
-                                     populate_existing=True)
-    assert conversation is not None
+    message, conversation = loaded
     outcome = _Handled(inbound_id=message.id)
     sorry = Reply(text=f"Sorry, we could not process that. A person from "
                        f"{settings.utility_name} will follow up here, or call "
@@ -201,13 +214,19 @@ async def _apply_outcome(session: Any, conversation: Conversation,
 
 async def _record(session: Any, message: Message, replies: list[tuple[Reply, str]],
                   outcome: _Handled) -> None:
-    # Decide who sends: if the webhook that delivered this message is still waiting, the
-    # replies ride its response (held for it); otherwise they go to the channel sender.
-    if message.inline_state == "waiting":
-        won = await session.execute(
-            update(Message).where(Message.id == message.id, Message.inline_state == "waiting")
-            .values(inline_state="answered").execution_options(synchronize_session=False))
-        outcome.inline = won.rowcount == 1
+    # One statement marks the message handled (once: a second handler finds it taken) and
+    # decides who sends: if the webhook that delivered it is still waiting, the replies ride
+    # its response (held for it); if it gave up, or never waited, the channel sender does.
+    marked = (await session.execute(
+        update(Message).where(Message.id == message.id, Message.handled_at.is_(None))
+        .values(handled_at=utcnow(),
+                inline_state=case((Message.inline_state == "waiting", "answered"),
+                                  else_=Message.inline_state))
+        .returning(Message.inline_state)
+        .execution_options(synchronize_session=False))).first()
+    if marked is None:
+        raise _AlreadyHandled(message.id)
+    outcome.inline = marked.inline_state == "answered"
     status = "held" if outcome.inline else "pending"
     for reply, purpose in replies:
         rows = await service.record_reply(session, conversation_id=message.conversation_id,
@@ -220,7 +239,6 @@ async def _record(session: Any, message: Message, replies: list[tuple[Reply, str
                                                 channel=row.channel))
             if not outcome.inline:
                 outcome.to_send.append(row.id)
-    await service.mark_handled(session, message.id)
 
 
 async def send_reply(runtime: Runtime, *, conversation_id: int, reply: Reply,

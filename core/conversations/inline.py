@@ -14,10 +14,10 @@ import asyncio
 import logging
 from contextlib import suppress
 
-from sqlalchemy import update
+from sqlalchemy import exists, or_, update
 
 from core.clock import utcnow
-from core.conversations import compliance, repository
+from core.consent.models import OptOut
 from core.conversations.flows import INLINE_TOPIC
 from core.conversations.models import Message
 from core.conversations.policy import status_rank
@@ -76,19 +76,24 @@ class InlineAnswers:
                     .execution_options(synchronize_session=False))
                 if gave_up.rowcount == 1:
                     return []
-            held = list(await session.scalars(
-                repository.replies_to(message_id).where(Message.status == "held")))
+            # Send-time consent check and the hand-over in two statements, whatever the
+            # number of replies: opted-out recipients get only the compliance confirmation.
             now = utcnow()
-            ready: list[Message] = []
-            for reply in held:
-                allowed = await compliance.may_send(session, address=reply.recipient,
-                                                    purpose=reply.purpose)
-                reply.status = deliver_as if allowed else "suppressed"
-                reply.status_rank = status_rank(reply.status)
-                reply.status_at = now
-                if allowed:
-                    ready.append(reply)
-            await session.flush()
+            opted_out = exists().where(OptOut.address == Message.recipient,
+                                       OptOut.opted_out.is_(True))
+            ready = sorted(await session.scalars(
+                update(Message)
+                .where(Message.reply_to_id == message_id, Message.status == "held",
+                       or_(Message.purpose == "compliance", ~opted_out))
+                .values(status=deliver_as, status_rank=status_rank(deliver_as), status_at=now)
+                .returning(Message)
+                .execution_options(synchronize_session=False)), key=lambda m: m.id)
+            await session.execute(
+                update(Message)
+                .where(Message.reply_to_id == message_id, Message.status == "held")
+                .values(status="suppressed", status_rank=status_rank("suppressed"),
+                        status_at=now)
+                .execution_options(synchronize_session=False))
             return ready
 
     def forget(self, message_id: int) -> None:

@@ -117,7 +117,7 @@ async def test_in_order_on_postgres_and_redis_with_two_worker_processes(
         async with messaging_app(pg_url, redis_url=redis_db_url) as h:
             assert not h.runtime.settings.embedded  # nothing handled in this process
             await text_storm(h, HELP_TEXTS)
-            await assert_in_order_once_each(h, HELP_TEXTS, timeout_s=120)
+            await assert_in_order_once_each(h, HELP_TEXTS, timeout_s=240)
             # Both processes were consuming the one stream group.
             consumers = await flush.xinfo_consumers("stormdesk:q:conversations.inbound",
                                                     "stormdesk-workers")
