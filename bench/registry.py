@@ -4,5 +4,6 @@ from __future__ import annotations
 
 BENCHMARKS: dict[str, str] = {
     "seed": "bench.bench_seed",
+    "sms": "bench.bench_sms",
     "inference": "bench.bench_inference",
 }
