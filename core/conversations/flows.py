@@ -16,7 +16,12 @@ from core.clock import utcnow
 from core.config import Settings
 from core.conversations import compliance, repository, service
 from core.conversations.compliance import CarrierKeyword
-from core.conversations.events import MessageReceived, OwnerChanged, ReplyRecorded
+from core.conversations.events import (
+    ConsentChanged,
+    MessageReceived,
+    OwnerChanged,
+    ReplyRecorded,
+)
 from core.conversations.models import Conversation, Message
 from core.conversations.policy import BOT_SPEAKS, Owner, can_transition
 from core.conversations.ports import Responder
@@ -60,9 +65,14 @@ async def intake(runtime: Runtime, inbound: InboundMessage, *,
             expect_inline(result.message_id)
         await runtime.queue.enqueue(INBOUND_STREAM, {"conversation_id": result.conversation_id,
                                                      "message_id": result.message_id})
-        await publish(runtime, [MessageReceived(
+        events: list[DomainEvent] = [MessageReceived(
             conversation_id=result.conversation_id, message_id=result.message_id,
-            channel=inbound.channel, customer_id=result.customer_id, owner=result.owner)])
+            channel=inbound.channel, customer_id=result.customer_id, owner=result.owner)]
+        if result.keyword in (CarrierKeyword.OPT_OUT, CarrierKeyword.OPT_IN):
+            events.append(ConsentChanged(address=inbound.sender,
+                                         opted_out=result.keyword is CarrierKeyword.OPT_OUT,
+                                         keyword=compliance.keyword_word(inbound.text)))
+        await publish(runtime, events)
     return result
 
 

@@ -160,3 +160,13 @@ async def test_a_retried_start_does_not_undo_a_later_stop(db_url: str) -> None:
         retry = await post_signed(h.client, SMS_PATH, start)  # Twilio retries the old START
         assert bodies(retry.text) == []
         assert await h.count(OptOut, OptOut.address == CUSTOMER, OptOut.opted_out.is_(True)) == 1
+
+
+async def test_consent_changes_are_announced(db_url: str) -> None:
+    async with messaging_app(db_url) as h:
+        async with h.runtime.bus.subscribe("consent.changed") as events:
+            await text(h, "STOP")
+            await text(h, "START")
+            seen = [await anext(events), await anext(events)]
+        assert [(e["address"], e["opted_out"], e["keyword"]) for e in seen] == [
+            (CUSTOMER, True, "STOP"), (CUSTOMER, False, "START")]
