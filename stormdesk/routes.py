@@ -8,6 +8,7 @@ from agent_console.web import console_routers
 from channels.email import views as email_views
 from channels.twilio_sms import sandbox as sms_sandbox
 from channels.twilio_sms import views as sms_views
+from channels.twilio_voice import views as voice_views
 from core.accountcore_api import account_core_routers
 from core.outages import views as outage_views
 from core.payments import views as payment_views
@@ -21,6 +22,7 @@ def routers() -> list[APIRouter]:
     found.append(outage_views.router)
     found.append(payment_views.router)
     found += [sms_views.router, sms_sandbox.router]
+    found.append(voice_views.router)
     found.append(email_views.router)
     found += console_routers()
     found += [storm_views.router, storm_views.pages, notice_callbacks.router]
