@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, TextClause, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +37,29 @@ async def insert_ignoring_conflict(session: AsyncSession, model: type[Any],
             .on_conflict_do_nothing(index_elements=list(conflict))
             .returning(model.id))
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _insert_message_sql() -> TextClause:
+    columns = [c for c in Message.__table__.columns if c.name != "id"]
+    names = ", ".join(c.name for c in columns)
+    params = ", ".join(f":{c.name}" for c in columns)
+    return text(
+        f"INSERT INTO messages ({names}) VALUES ({params}) "
+        "ON CONFLICT (channel, external_id) DO NOTHING RETURNING id"
+    ).bindparams(*(bindparam(c.name, type_=c.type) for c in columns))
+
+
+# SQLAlchemy does not cache the compiled form of a dialect INSERT … ON CONFLICT (its PG
+# Insert opts out of the statement cache), so the hottest insert of the webhook would be
+# compiled on every message. The same SQL is valid on SQLite and PostgreSQL, so it is
+# written once here, typed through the model's columns (JSON, UTC datetimes).
+_INSERT_MESSAGE = _insert_message_sql()
+
+
+async def insert_message_once(session: AsyncSession, values: Mapping[str, Any]) -> int | None:
+    """Insert a message and return its id, or None if (channel, external_id) exists."""
+    row = {c.name: values.get(c.name) for c in Message.__table__.columns if c.name != "id"}
+    return (await session.execute(_INSERT_MESSAGE, row)).scalar_one_or_none()
 
 
 async def message_by_external_id(session: AsyncSession, channel: str,

@@ -101,7 +101,7 @@ async def receive(session: AsyncSession, *, inbound: InboundMessage,
                                       identity=identity)
     keyword = await _carrier_keyword(session, inbound)
     now = utcnow()
-    message_id = await repository.insert_ignoring_conflict(session, Message, {
+    message_id = await repository.insert_message_once(session, {
         "conversation_id": conversation.id, "direction": Direction.INBOUND.value,
         "channel": inbound.channel, "external_id": inbound.external_id, "author": "customer",
         "sender": inbound.sender, "recipient": inbound.recipient,
@@ -113,7 +113,7 @@ async def receive(session: AsyncSession, *, inbound: InboundMessage,
         "carrier_keyword": keyword.value if keyword else None,
         "provider_answered": bool(inbound.provider_keyword),
         "created_at": now, "status_at": now,
-    }, conflict=("channel", "external_id"))
+    })
     if message_id is None:  # a repeat: stored before, so it changes nothing now
         stored = await repository.message_by_external_id(session, inbound.channel,
                                                          inbound.external_id)
