@@ -40,7 +40,7 @@ async def on_message_received(runtime: Runtime, payload: dict[str, Any]) -> None
         holder = await repository.live_assignment(tx.session,
                                                   conversation_id=event.conversation_id)
         message = await tx.session.get(Message, event.message_id)
-        if holder is None or message is None:
+        if holder is None or message is None or message.conversation_id != event.conversation_id:
             return
         tx.emit(agent_audience(holder.agent_id), "message.in",
                 {"conversation_id": event.conversation_id,

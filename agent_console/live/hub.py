@@ -63,6 +63,8 @@ class ConsoleHub:
         self.ready = asyncio.Event()
         self.delivered = 0  # events handed to connections (metrics, bench)
         self.drops = 0
+        self.foreign = 0  # batches from another event log (a shared Redis), ignored
+        self._log: str | None = None
 
     # -- connections ---------------------------------------------------------------------
 
@@ -104,6 +106,7 @@ class ConsoleHub:
         bus = self._runtime.bus
         async with bus.subscribe(event_log.EVENTS_TOPIC) as events, \
                 bus.subscribe(event_log.EPHEMERAL_TOPIC) as ephemeral:
+            self._log = await event_log.log_id(self._runtime)
             async with self._runtime.sessions() as session:
                 self.watermark = await event_log.last_event_id(session)
             self.ready.set()
@@ -114,11 +117,17 @@ class ConsoleHub:
 
     async def _consume(self, events: Any) -> None:
         async for message in events:
+            if message.get("log") != self._log:
+                self.foreign += 1  # another deployment on the same Redis: not ours
+                continue
             self.ingest(message.get("events", ()))
 
     async def _consume_ephemeral(self, ephemeral: Any) -> None:
         async for message in ephemeral:
-            text = json.dumps({k: v for k, v in message.items() if k != "audience"})
+            if message.get("log") != self._log:
+                self.foreign += 1
+                continue
+            text = json.dumps({k: v for k, v in message.items() if k not in ("audience", "log")})
             targets = set(self._by_audience.get(message.get("audience", ""), ()))
             conversation_id = message.get("conversation_id")
             if conversation_id is not None:
@@ -189,5 +198,5 @@ async def publish_ephemeral(runtime: Runtime, *, audience: str, kind: str,
     """Typing and similar signals: delivered live if anyone listens, never stored."""
     with suppress(RuntimeError):
         await runtime.bus.publish(event_log.EPHEMERAL_TOPIC, {
-            "type": kind, "audience": audience, "conversation_id": conversation_id,
-            "data": data})
+            "log": await event_log.log_id(runtime), "type": kind, "audience": audience,
+            "conversation_id": conversation_id, "data": data})

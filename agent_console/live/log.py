@@ -8,15 +8,17 @@ which is what makes reconnect-with-last-id exact (hub.py)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.agents.models import ConsoleEvent, ConsoleEventCounter
+from core.agents.models import ConsoleEvent, ConsoleEventCounter, ConsoleFlag
 from core.clock import utcnow
 from core.events import DomainEvent
 from core.runtime import Runtime
@@ -118,9 +120,34 @@ async def console_tx(runtime: Runtime) -> AsyncIterator[ConsoleTx]:
     await announce(runtime, published, tx)
 
 
+LOG_ID_FLAG = "console_event_log"
+
+
+async def log_id(runtime: Runtime) -> str:
+    """This database's event log identity. Batches carry it, so a process never takes events
+    from another deployment that happens to share the Redis server (same channel names)."""
+    cached = runtime.extras.get(LOG_ID_FLAG)
+    if cached is not None:
+        return cached
+    async with runtime.sessions() as session:
+        flag = await session.get(ConsoleFlag, LOG_ID_FLAG)
+        if flag is None:
+            try:
+                session.add(ConsoleFlag(key=LOG_ID_FLAG, value={"id": uuid.uuid4().hex},
+                                        changed_by="system", changed_at=utcnow()))
+                await session.commit()
+            except IntegrityError:  # another process created it first: theirs it is
+                await session.rollback()
+            flag = await session.get(ConsoleFlag, LOG_ID_FLAG, populate_existing=True)
+        assert flag is not None
+        found = runtime.extras[LOG_ID_FLAG] = str(flag.value["id"])
+    return found
+
+
 async def announce(runtime: Runtime, published: list[dict[str, Any]], tx: ConsoleTx) -> None:
     if published:
-        await runtime.bus.publish(EVENTS_TOPIC, {"events": published})
+        await runtime.bus.publish(EVENTS_TOPIC, {"log": await log_id(runtime),
+                                                 "events": published})
     for event in tx.domain_events:
         await runtime.bus.publish(event.topic, event.to_payload())
     for step in tx.after:

@@ -142,7 +142,17 @@ async def test_an_event_the_bus_lost_is_read_back_from_the_database(db_url) -> N
             bus.publish = real_publish  # type: ignore[method-assign]
         assert dropped
         assert (first["data"]["message"], second["data"]["message"]) == ("lost one", "next one")
-        assert second["id"] == first["id"] + 1
+        assert second["id"] > first["id"]
+
+        # A batch from another deployment sharing the Redis server is not ours: ignored.
+        hub = hub_of(c.runtime)
+        await bus.publish("console.events", {"log": "someone-else", "events": [
+            {"id": hub.watermark + 1, "type": "storm.banner", "audience": ALL, "at": "",
+             "conversation_id": None, "data": {"on": True, "message": "not ours"}}]})
+        async with console_tx(c.runtime) as tx:
+            tx.emit(ALL, "storm.banner", {"on": False, "message": "ours"})
+        third = await ws.wait_for("storm.banner")
+        assert third["data"]["message"] == "ours" and hub.foreign == 1
         await ws.close()
 
 
@@ -176,7 +186,10 @@ async def test_a_stalled_agent_does_not_delay_the_others(db_url) -> None:
         with pytest.raises(ConnectionClosed) as closed:
             while True:
                 await stalled.recv(timeout=20)
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+        # 4008 when the close frame gets through the backlog, else the server aborted the
+        # socket after its close timeout; either way the server let go of it.
+        assert closed.value.rcvd is None or closed.value.rcvd.code == 4008
+        assert hub_of(c.runtime).connections() == 1  # only Bob is still attached
 
         # Reconnecting from where it got to, it receives everything: nothing was lost.
         again = await WsAgent.connect(host, c.tokens["amy"], last_event_id=start_id)
