@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from agent_console.startup import console_running
 from channels import pipeline
 from channels.email.service import email_channel
+from channels.webchat import webchat_channel
 from core.runtime import Runtime
 from integrations.email import build_transport
 from stormdesk.worker import storm_serving
@@ -21,6 +22,7 @@ async def started(runtime: Runtime) -> AsyncIterator[None]:
         # Before the pipeline: its sender table is built once, from the senders registered.
         await stack.enter_async_context(
             email_channel(runtime, transport=build_transport(runtime.settings)))
+        await stack.enter_async_context(webchat_channel(runtime))
         await stack.enter_async_context(pipeline.serving(runtime))
         await stack.enter_async_context(console_running(runtime))
         await stack.enter_async_context(storm_serving(runtime))

@@ -9,6 +9,7 @@ from channels.email import views as email_views
 from channels.twilio_sms import sandbox as sms_sandbox
 from channels.twilio_sms import views as sms_views
 from channels.twilio_voice import views as voice_views
+from channels.webchat import views as webchat_views
 from core.accountcore_api import account_core_routers
 from core.outages import views as outage_views
 from core.payments import views as payment_views
@@ -24,6 +25,7 @@ def routers() -> list[APIRouter]:
     found += [sms_views.router, sms_sandbox.router]
     found.append(voice_views.router)
     found.append(email_views.router)
+    found += [webchat_views.router, webchat_views.sandbox_router]
     found += console_routers()
     found += [storm_views.router, storm_views.pages, notice_callbacks.router]
     return found
