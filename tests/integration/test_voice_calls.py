@@ -108,7 +108,7 @@ class PhoneCall:
         root = ET.fromstring(response.text)  # valid XML, or this raises
         assert root.tag == "Response"
         gather = root.find("Gather")
-        if gather is not None:
+        if gather is not None and "/voice/turn" in gather.get("action", ""):
             self.action = gather.get("action")
             # Where Twilio goes if the Gather falls through: the same step again.
             redirect = root.find("Redirect")
@@ -293,8 +293,8 @@ async def test_balance_only_after_the_account_number_is_keyed(db_url: str) -> No
 
 async def test_spoken_card_number_is_masked_and_the_link_goes_by_text(db_url: str) -> None:
     async with seeded_utility(db_url) as harness:
-        dana = persona("resident")
-        call = PhoneCall(harness, dana.phone)
+        tanya = persona("past_due")
+        call = PhoneCall(harness, tanya.phone)
         await call.dial()
         root = await call.say(f"I want to pay my bill my card number is {CARD}")
         text = spoken(root)
@@ -307,12 +307,12 @@ async def test_spoken_card_number_is_masked_and_the_link_goes_by_text(db_url: st
         inbound = next(m for m in messages if m.body.startswith("I want to pay"))
         assert inbound.body.endswith("•••• •••• •••• 1111")
         texts = [m for m in messages if m.channel == "sms"]
-        assert texts and all(m.recipient == dana.phone and m.sender == UTILITY_NUMBER
+        assert texts and all(m.recipient == tanya.phone and m.sender == UTILITY_NUMBER
                              and m.reply_to_id == inbound.id for m in texts)
         assert f"{PUBLIC_BASE_URL}/pay/" in " ".join(m.body for m in texts)
         # Sent through the pipeline's SMS sender, to the caller's phone.
-        await wait_for(lambda: _sent_to(harness, dana.phone))
-        sent = [m for m in harness.twilio.sent if m["to"] == dana.phone]
+        await wait_for(lambda: _sent_to(harness, tanya.phone))
+        sent = [m for m in harness.twilio.sent if m["to"] == tanya.phone]
         assert "/pay/" in " ".join(m["body"] for m in sent)
         # The keypad is no way around it either.
         keyed = await call.press(CARD.replace(" ", ""))
@@ -329,8 +329,8 @@ async def test_pay_connector_takes_the_card_on_the_keypad_and_posts_once(db_url:
     async with seeded_utility(db_url) as harness:
         harness.runtime.extras["twilio_voice_options"] = TwilioVoiceOptions(
             pay_connector="Default")
-        dana = persona("resident")
-        call = PhoneCall(harness, dana.phone)
+        tanya = persona("past_due")
+        call = PhoneCall(harness, tanya.phone)
         await call.dial()
         root = await call.say("I'd like to make a payment.")
         assert verbs(root) == ["Say", "Pay"]
@@ -365,8 +365,8 @@ async def test_failed_keypad_payment_falls_back_to_a_texted_link(db_url: str) ->
     async with seeded_utility(db_url) as harness:
         harness.runtime.extras["twilio_voice_options"] = TwilioVoiceOptions(
             pay_connector="Default")
-        dana = persona("resident")
-        call = PhoneCall(harness, dana.phone)
+        tanya = persona("past_due")
+        call = PhoneCall(harness, tanya.phone)
         await call.dial()
         pay = (await call.say("Pay my bill.")).find("Pay")
         assert pay is not None
@@ -409,8 +409,11 @@ async def test_hand_off_waits_in_line_hears_its_place_and_takes_a_callback(db_ur
             CurrentQueueSize="1"))
         gather = gather_of(hold)
         assert gather.get("numDigits") == "1" and gather.get("input") == "dtmf"
+        estimate = harness.runtime.extras["queue_estimate"]
+        position, minutes = await estimate(conversation.id, "billing", conversation.priority)
+        assert position == 1
         assert says(gather) == [
-            "You are number 1 in line. The expected wait is about 5 minutes.",
+            f"You are number 1 in line. The expected wait is about {minutes} minutes.",
             "To hang up and get a call back instead of waiting, press 1."]
         music = gather.find("Play")
         assert music is not None and music.text == PUBLIC_BASE_URL + \
