@@ -19,6 +19,7 @@ from core.auth.service import Caller
 from core.billing.models import LedgerEntry
 from core.clock import utcnow
 from core.conversations.compliance import is_opted_out
+from core.conversations.flows import conversation_lock
 from core.conversations.models import Conversation, Message
 from core.enums import Role
 from core.outages import service as outages
@@ -582,3 +583,34 @@ async def test_withheld_caller_id_is_a_stranger_with_no_callback_offer(db_url: s
         hold = await call.post(local(enqueue.get("waitUrl", "")), call.form())
         assert hold.find("Gather") is None  # nothing to press: no number to call back
         assert verbs(hold)[-1] == "Play"
+
+
+async def test_a_slow_bot_keeps_the_caller_on_the_line_and_answers_on_the_redirect(
+        db_url: str) -> None:
+    async with seeded_utility(db_url) as harness:
+        harness.runtime.extras["twilio_voice_options"] = TwilioVoiceOptions(
+            inline_budget_s=0.3)
+        call = PhoneCall(harness, persona("resident").phone)
+        await call.dial()
+        action = call.action
+        assert action is not None
+        conversation = await call.conversation()
+        # The worker cannot take the conversation while we hold its lock: a backlog.
+        async with harness.runtime.lock.hold(conversation_lock(conversation.id)):
+            hold_on = await call.post(local(action), call.form(
+                SpeechResult="My power is out.", Confidence="0.9"))
+        assert verbs(hold_on) == ["Say", "Pause", "Redirect"]
+        assert says(hold_on) == ["One moment, please."]
+        redirect = hold_on.find("Redirect")
+        assert redirect is not None and redirect.text == action
+        await wait_for(lambda: _handled(harness, call))
+        answer = await call.post(local(action), call.form())  # Twilio following the redirect
+        assert "downed wire" in spoken(answer)
+        # The replies waited for the call, never went to a sender, and are now said.
+        replies = [m for m in await voice_messages(harness, call) if m.direction == "outbound"]
+        assert replies and {m.status for m in replies} == {"sent"}
+
+
+async def _handled(harness: Harness, call: PhoneCall) -> bool:
+    messages = await voice_messages(harness, call)
+    return any(m.body == "My power is out." and m.handled_at is not None for m in messages)
