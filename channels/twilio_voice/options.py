@@ -1,10 +1,13 @@
-"""Knobs of the phone line. The composition root may override them through
-`runtime.extras["twilio_voice_options"]`, as it does for SMS (channels/twilio_sms/options.py)."""
+"""Knobs of the phone line: STORMDESK_VOICE_* variables, or the composition root's own
+`runtime.extras["twilio_voice_options"]` (as for SMS, channels/twilio_sms/options.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PREFIX = "/channels/twilio/voice"
 CALL_PATH = PREFIX  # configured on the Twilio number: "A call comes in"
@@ -72,8 +75,28 @@ class TwilioVoiceOptions:
     language_digit: str = "9"
 
 
+class VoiceSettings(BaseSettings):
+    """STORMDESK_VOICE_* variables (kept beside the channel until core/config.py takes them,
+    as core/storm/policy.py does for storm mode)."""
+
+    model_config = SettingsConfigDict(env_prefix="STORMDESK_VOICE_", extra="ignore")
+
+    pay_connector: str | None = None
+    pay_currency: str = "usd"
+    sms_from: str | None = None
+    hold_music_url: str | None = None
+    inline_budget_s: float = 8.0
+    min_confidence: float = 0.2
+    max_queue_size: int = 200
+
+
+@lru_cache(maxsize=1)
+def options_from_env() -> TwilioVoiceOptions:
+    return TwilioVoiceOptions(**VoiceSettings().model_dump())
+
+
 def voice_options(runtime: Any) -> TwilioVoiceOptions:
-    return runtime.extras.get("twilio_voice_options") or TwilioVoiceOptions()
+    return runtime.extras.get("twilio_voice_options") or options_from_env()
 
 
 def speaker_for(options: TwilioVoiceOptions, language: str | None) -> Speaker:

@@ -1,4 +1,5 @@
-"""The phone line's TwiML documents as Twilio reads them, and the generated hold music."""
+"""The phone line's TwiML documents as Twilio reads them, the generated hold music, its
+options and the sender for written replies."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import wave
 import xml.etree.ElementTree as ET
 
 import pytest
+from messaging_helpers import CollectingSender
 from twilio.twiml.voice_response import VoiceResponse
 
 from channels.twilio_voice import twiml
 from channels.twilio_voice.hold_music import hold_music_wav
-from channels.twilio_voice.options import TwilioVoiceOptions
+from channels.twilio_voice.options import TwilioVoiceOptions, options_from_env
+from channels.twilio_voice.sender import VoiceTextFallback
 from channels.twilio_voice.twiml import Line
+from core.conversations.schemas import Outgoing, SendFailed
 
 OPTIONS = TwilioVoiceOptions()
 ACTION = "https://stormdesk.example.org/channels/twilio/voice/turn?n=2&q=0&l=en&s=0"
@@ -98,3 +102,27 @@ def test_hold_music_is_phone_quality_pcm() -> None:
         assert (audio.getnchannels(), audio.getsampwidth(), audio.getframerate()) == (
             1, 2, 8000)
         assert 15 < audio.getnframes() / audio.getframerate() < 60
+
+
+def test_options_come_from_stormdesk_voice_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORMDESK_VOICE_PAY_CONNECTOR", "Stripe_Connector")
+    monkeypatch.setenv("STORMDESK_VOICE_INLINE_BUDGET_S", "5")
+    options_from_env.cache_clear()
+    try:
+        options = options_from_env()
+        assert (options.pay_connector, options.inline_budget_s) == ("Stripe_Connector", 5.0)
+    finally:
+        options_from_env.cache_clear()
+
+
+async def test_written_replies_to_a_caller_go_as_texts_to_their_number() -> None:
+    sms = CollectingSender()
+    sender = VoiceTextFallback(sms)
+    receipt = await sender.send_text(Outgoing(message_id=7, channel="voice", to="+14055550101",
+                                              from_="+15045550100", text="Calling you now."))
+    assert receipt.external_id and [(o.channel, o.to, o.text) for o in sms.sent] == [
+        ("sms", "+14055550101", "Calling you now.")]
+    with pytest.raises(SendFailed) as refused:
+        await sender.send_text(Outgoing(message_id=8, channel="voice", to="anonymous:CA1",
+                                        from_=None, text="Hello?"))
+    assert refused.value.permanent and not sms.sent[1:]
