@@ -21,6 +21,7 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/stormdesk migrate
 	$(BIN)/stormdesk seed --customers $(DEMO_CUSTOMERS) --if-empty
+	$(BIN)/stormdesk agents demo
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/stormdesk serve
 
 test: install

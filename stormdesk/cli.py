@@ -208,6 +208,46 @@ def nlu_eval(
     typer.echo(run_eval(file, rasa_url))
 
 
+DEMO_PASSWORD = "stormdesk-demo"
+DEMO_USERS = (
+    ("agent1", "Avery (agent)", "agent", "billing,outage,collections,emergency"),
+    ("agent2", "Blake (agent)", "agent", "billing,outage,commercial,emergency"),
+    ("supervisor", "Sam (supervisor)", "supervisor", ""),
+)
+
+
+@agents_app.command("demo")
+def agents_demo() -> None:
+    """Create the demo console users (password stormdesk-demo) if missing; never in production."""
+    from core.agents import repository as agents
+    from core.agents.service import create_agent
+    from core.db import make_engine, make_sessionmaker, unit_of_work
+
+    settings = get_settings()
+    if settings.env == "production":
+        console.print("[red]refused[/red]: demo users with a known password are not for production")
+        raise typer.Exit(1)
+
+    async def run() -> list[str]:
+        engine = make_engine(settings.effective_database_url)
+        created: list[str] = []
+        try:
+            async with unit_of_work(make_sessionmaker(engine)) as session:
+                for username, display, role, skills in DEMO_USERS:
+                    if await agents.by_username(session, username=username) is None:
+                        await create_agent(session, username=username, display_name=display,
+                                           password=DEMO_PASSWORD, role=role,
+                                           skills=[s for s in skills.split(",") if s])
+                        created.append(username)
+        finally:
+            await engine.dispose()
+        return created
+
+    created = asyncio.run(run())
+    console.print(f"demo console users: {', '.join(u for u, *_ in DEMO_USERS)} "
+                  f"(password {DEMO_PASSWORD}){'' if created else ' — already there'}")
+
+
 def _safe_url(url: str) -> str:
     """Never print a password from DATABASE_URL."""
     if "@" in url and "://" in url:
