@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
 from bot.flows.common import money
@@ -346,13 +347,13 @@ async def _handled(runtime: Runtime, message_id: int, budget_s: float) -> bool:
         pause = min(pause * 2, MAX_POLL_S)
 
 
-async def _turn_language(session: Any, message_id: int, step: Step) -> str:
+async def _turn_language(session: AsyncSession, message_id: int, step: Step) -> str:
     conversation = await _conversation_of(session, message_id)
     language = (conversation.bot_state or {}).get("language") or step.language
     return language if language in LANGUAGES else "en"
 
 
-async def _conversation_of(session: Any, message_id: int) -> Conversation:
+async def _conversation_of(session: AsyncSession, message_id: int) -> Conversation:
     message = await session.get(Message, message_id)
     assert message is not None
     conversation = await session.get(Conversation, message.conversation_id,
@@ -361,7 +362,7 @@ async def _conversation_of(session: Any, message_id: int) -> Conversation:
     return conversation
 
 
-async def _speak(session: Any, message_id: int) -> list[str]:
+async def _speak(session: AsyncSession, message_id: int) -> list[str]:
     """The replies to this turn that the line says, in order, marked sent (they ride this
     TwiML). Suppressed ones were withdrawn; SMS ones go by text."""
     replies = [r for r in await session.scalars(repository.replies_to(message_id))
