@@ -29,41 +29,62 @@ STORM_TOPIC = "storm.changed"  # whoever owns storm mode announces switches here
 AGENT_OWNED = (Owner.AGENT.value, Owner.WRAP_UP.value)
 
 
-async def on_message_received(runtime: Runtime, payload: dict[str, Any]) -> None:
-    """A customer wrote in a conversation an agent holds: push it to that agent."""
-    event = MessageReceived.from_payload(payload)
-    if event.owner not in AGENT_OWNED:
-        return
-    if not await runtime.dedupe.first_time(f"console:in:{event.message_id}", ttl_s=3600):
-        return
-    async with console_tx(runtime) as tx:
-        holder = await repository.live_assignment(tx.session,
-                                                  conversation_id=event.conversation_id)
-        message = await tx.session.get(Message, event.message_id)
-        if holder is None or message is None or message.conversation_id != event.conversation_id:
-            return
-        tx.emit(agent_audience(holder.agent_id), "message.in",
-                {"conversation_id": event.conversation_id,
-                 "message": conversations.message_view(message)},
-                conversation_id=event.conversation_id)
+async def _first_time(runtime: Runtime, keys: list[str]) -> list[bool]:
+    return list(await asyncio.gather(*(runtime.dedupe.first_time(k, ttl_s=3600) for k in keys)))
 
 
-async def on_delivery_status(runtime: Runtime, payload: dict[str, Any]) -> None:
-    event = DeliveryStatusChanged.from_payload(payload)
-    if not await runtime.dedupe.first_time(
-            f"console:status:{event.message_id}:{event.status}", ttl_s=3600):
+async def on_messages_received(runtime: Runtime, payloads: list[dict[str, Any]]) -> None:
+    """Customers wrote in conversations agents hold: push each message to its holder.
+
+    Batched: whatever arrived together is written in one transaction (one event-id counter
+    update), so a burst of inbound texts costs one commit, not one each."""
+    events = [e for e in (MessageReceived.from_payload(p) for p in payloads)
+              if e.owner in AGENT_OWNED]
+    if not events:
+        return
+    fresh = await _first_time(runtime, [f"console:in:{e.message_id}" for e in events])
+    events = [e for e, first in zip(events, fresh, strict=True) if first]
+    if not events:
         return
     async with console_tx(runtime) as tx:
-        author = await tx.session.scalar(select(Message.author)
-                                         .where(Message.id == event.message_id))
-        holder = await repository.live_assignment(tx.session,
-                                                  conversation_id=event.conversation_id)
-        if author != "agent" or holder is None:
-            return
-        tx.emit(agent_audience(holder.agent_id), "message.status",
-                {"conversation_id": event.conversation_id, "message_id": event.message_id,
-                 "status": event.status, "error_code": event.error_code},
-                conversation_id=event.conversation_id)
+        holders = await repository.live_assignments(
+            tx.session, conversation_ids=[e.conversation_id for e in events])
+        messages = {m.id: m for m in await conversations.messages_by_id(
+            tx.session, [e.message_id for e in events])}
+        for event in events:
+            holder = holders.get(event.conversation_id)
+            message = messages.get(event.message_id)
+            if holder is None or message is None or \
+                    message.conversation_id != event.conversation_id:
+                continue
+            tx.emit(agent_audience(holder.agent_id), "message.in",
+                    {"conversation_id": event.conversation_id,
+                     "message": conversations.message_view(message)},
+                    conversation_id=event.conversation_id)
+
+
+async def on_delivery_statuses(runtime: Runtime, payloads: list[dict[str, Any]]) -> None:
+    """Delivery status of agents' replies, for the tick marks in the transcript (batched)."""
+    events = [DeliveryStatusChanged.from_payload(p) for p in payloads]
+    fresh = await _first_time(runtime, [f"console:status:{e.message_id}:{e.status}"
+                                        for e in events])
+    events = [e for e, first in zip(events, fresh, strict=True) if first]
+    if not events:
+        return
+    async with console_tx(runtime) as tx:
+        holders = await repository.live_assignments(
+            tx.session, conversation_ids=[e.conversation_id for e in events])
+        authors = dict((await tx.session.execute(
+            select(Message.id, Message.author)
+            .where(Message.id.in_([e.message_id for e in events])))).all())
+        for event in events:
+            holder = holders.get(event.conversation_id)
+            if authors.get(event.message_id) != "agent" or holder is None:
+                continue
+            tx.emit(agent_audience(holder.agent_id), "message.status",
+                    {"conversation_id": event.conversation_id, "message_id": event.message_id,
+                     "status": event.status, "error_code": event.error_code},
+                    conversation_id=event.conversation_id)
 
 
 async def on_owner_changed(engine: RoutingEngine, payload: dict[str, Any]) -> None:
@@ -97,6 +118,8 @@ async def on_storm_changed(runtime: Runtime, payload: dict[str, Any]) -> None:
 
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+BatchHandler = Callable[[list[dict[str, Any]]], Awaitable[None]]
+MAX_BATCH = 500
 
 
 async def listen(runtime: Runtime, topic: str, handler: Handler,
@@ -112,23 +135,55 @@ async def listen(runtime: Runtime, topic: str, handler: Handler,
                 log.exception("console listener for %s failed", topic)
 
 
+async def listen_batched(runtime: Runtime, topic: str, handler: BatchHandler,
+                         ready: asyncio.Event | None = None) -> None:
+    """Like `listen`, but hands the handler everything that arrived while it was busy."""
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def receive(events: Any) -> None:
+        async for payload in events:
+            inbox.put_nowait(payload)
+
+    async with runtime.bus.subscribe(topic) as events, asyncio.TaskGroup() as group:
+        group.create_task(receive(events))
+        if ready is not None:
+            ready.set()
+        while True:
+            batch = [await inbox.get()]
+            while not inbox.empty() and len(batch) < MAX_BATCH:
+                batch.append(inbox.get_nowait())
+            try:
+                await handler(batch)
+            except Exception:  # the batch is lost to the live view only: replay has the truth
+                log.exception("console listener for %s failed on %d events", topic, len(batch))
+
+
 def handlers(runtime: Runtime, engine: RoutingEngine) -> dict[str, Handler]:
     return {
-        MessageReceived.topic: lambda p: on_message_received(runtime, p),
-        DeliveryStatusChanged.topic: lambda p: on_delivery_status(runtime, p),
         OwnerChanged.topic: lambda p: on_owner_changed(engine, p),
         TYPING_TOPIC: lambda p: on_customer_typing(runtime, p),
         STORM_TOPIC: lambda p: on_storm_changed(runtime, p),
     }
 
 
+def batch_handlers(runtime: Runtime) -> dict[str, BatchHandler]:
+    return {
+        MessageReceived.topic: lambda b: on_messages_received(runtime, b),
+        DeliveryStatusChanged.topic: lambda b: on_delivery_statuses(runtime, b),
+    }
+
+
 async def run_all(runtime: Runtime, engine: RoutingEngine, ready: asyncio.Event) -> None:
     """Every console listener; `ready` is set once all of them are subscribed."""
-    table = handlers(runtime, engine)
-    subscribed = [asyncio.Event() for _ in table]
+    single = handlers(runtime, engine)
+    batched = batch_handlers(runtime)
+    subscribed = [asyncio.Event() for _ in range(len(single) + len(batched))]
+    flags = iter(subscribed)
     async with asyncio.TaskGroup() as group:
-        for (topic, handler), flag in zip(table.items(), subscribed, strict=True):
-            group.create_task(listen(runtime, topic, handler, flag))
+        for topic, handler in single.items():
+            group.create_task(listen(runtime, topic, handler, next(flags)))
+        for topic, batch_handler in batched.items():
+            group.create_task(listen_batched(runtime, topic, batch_handler, next(flags)))
         for flag in subscribed:
             await flag.wait()
         ready.set()

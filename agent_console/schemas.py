@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from pydantic import BaseModel, Field
+
+from core.billing.schemas import MoneyIn
 
 
 class LoginIn(BaseModel):
@@ -66,13 +66,15 @@ class LinkAccountIn(BaseModel):
 
 
 class AdjustmentIn(BaseModel):
-    amount: Decimal  # signed like the ledger: negative credits the customer
+    # Money as the operator API takes it: decimal strings, whole cents, bounded (an unbounded
+    # amount overflowed the ledger's 64-bit cent sums and every later read of the account).
+    amount: MoneyIn  # signed like the ledger: negative credits the customer
     reason: str = Field(min_length=3, max_length=200)
 
 
 class ArrangementIn(BaseModel):
     installments: int = Field(ge=1, le=24)
-    down_payment: Decimal | None = None
+    down_payment: MoneyIn | None = None
 
 
 class WaiveFeeIn(BaseModel):
@@ -81,7 +83,7 @@ class WaiveFeeIn(BaseModel):
 
 
 class DepositIn(BaseModel):
-    amount: Decimal | None = None  # None: the policy's requirement
+    amount: MoneyIn | None = None  # None: the policy's requirement
     reason: str = Field(default="set by agent", max_length=200)
 
 

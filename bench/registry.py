@@ -6,4 +6,5 @@ BENCHMARKS: dict[str, str] = {
     "seed": "bench.bench_seed",
     "sms": "bench.bench_sms",
     "inference": "bench.bench_inference",
+    "console": "bench.bench_console",
 }

@@ -16,6 +16,7 @@ from agent_console import conversations
 from agent_console.auth.access import acting, require_account, require_holder
 from agent_console.live.log import SUPERVISORS, ConsoleTx, agent_audience
 from core.accounts import repository as accounts
+from core.accounts.models import Account
 from core.adjustments.models import AdjustmentRequest
 from core.adjustments.policy import AdjustmentLimits
 from core.adjustments.service import approve_adjustment, reject_adjustment, request_adjustment
@@ -27,6 +28,7 @@ from core.audit.service import record_audit
 from core.auth.service import Caller
 from core.billing.models import LedgerEntry
 from core.clock import utcnow
+from core.conversations.models import Conversation
 from core.deposits.service import require_deposit
 from core.errors import Conflict, Invalid, NotFound
 from core.money import from_cents
@@ -193,6 +195,13 @@ async def add_account_note(runtime: Runtime, caller: Caller, *, account_id: int,
         raise Invalid("a note needs text")
     async with acting(runtime, caller) as tx:
         await require_account(tx.session, caller, account_id=account_id, action="add_note")
+        # A supervisor passes require_account for any id: a missing row is a 404, not a 500
+        # from the foreign key.
+        if await tx.session.get(Account, account_id) is None:
+            raise NotFound("no such account", account_id=account_id)
+        if conversation_id is not None and await tx.session.get(
+                Conversation, conversation_id) is None:
+            raise NotFound("no such conversation", conversation_id=conversation_id)
         note = AccountNote(account_id=account_id, agent_id=caller.agent_id or 0,
                            conversation_id=conversation_id, body=body[:2000], created_at=utcnow())
         tx.session.add(note)

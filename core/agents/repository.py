@@ -39,6 +39,16 @@ async def live_assignment(session: AsyncSession, *, conversation_id: int) -> Ass
     )
 
 
+async def live_assignments(session: AsyncSession, *,
+                           conversation_ids: Sequence[int]) -> dict[int, Assignment]:
+    """Conversation id → its live assignment, for the ones that have one."""
+    if not conversation_ids:
+        return {}
+    rows = await session.scalars(
+        select(Assignment).where(Assignment.live_key.in_(list(set(conversation_ids)))))
+    return {a.conversation_id: a for a in rows}
+
+
 async def live_entry(
     session: AsyncSession, *, conversation_id: int, for_update: bool = False
 ) -> QueueEntry | None:
