@@ -25,6 +25,8 @@ from core.runtime import Runtime
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 30.0
+DEFAULT_CONCURRENCY = 16  # PostgreSQL pool: 10 + 20 overflow per process (core/db.py)
+EMBEDDED_CONCURRENCY = 8  # SQLite pool: 5 + 10, shared with the webhooks in the same process
 
 
 def responder_for(runtime: Runtime) -> Responder:
@@ -53,8 +55,13 @@ def senders_for(runtime: Runtime) -> SenderTable:
     return table
 
 
-async def run_workers(runtime: Runtime, stop: asyncio.Event, *, concurrency: int = 32) -> None:
-    """Inbound handling, outbound delivery and the sweep for anything left behind."""
+async def run_workers(runtime: Runtime, stop: asyncio.Event, *,
+                      concurrency: int = DEFAULT_CONCURRENCY) -> None:
+    """Inbound handling, outbound delivery and the sweep for anything left behind.
+
+    Keep `concurrency` below the process's database pool size: a handler holds a connection
+    while the bot runs, and a bot step that opens a second session (the console's queue
+    estimate does) would otherwise wait forever on a pool every handler holds."""
     responder = responder_for(runtime)
     senders = senders_for(runtime)
     name = consumer_name("worker")
@@ -95,7 +102,9 @@ async def serving(runtime: Runtime, *, workers: bool | None = None) -> AsyncIter
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(answers.listening.wait(), timeout=5.0)
     if runtime.settings.embedded if workers is None else workers:
-        tasks.append(asyncio.create_task(run_workers(runtime, stop), name="pipeline-workers"))
+        tasks.append(asyncio.create_task(
+            run_workers(runtime, stop, concurrency=EMBEDDED_CONCURRENCY),
+            name="pipeline-workers"))
     try:
         yield
     finally:
@@ -105,7 +114,7 @@ async def serving(runtime: Runtime, *, workers: bool | None = None) -> AsyncIter
         runtime.extras.pop("inline_answers", None)
 
 
-async def work(runtime: Runtime, *, concurrency: int = 32) -> None:
+async def work(runtime: Runtime, *, concurrency: int = DEFAULT_CONCURRENCY) -> None:
     """`stormdesk worker`: run until SIGTERM/SIGINT, then finish what is in hand and stop."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -104,7 +104,7 @@ def seed(
 
 @app.command()
 def worker(
-    concurrency: int = typer.Option(32, help="messages handled at once"),
+    concurrency: int = typer.Option(16, help="messages handled at once (< DB pool size)"),
     messages: bool = typer.Option(True, help="handle inbound messages and send replies"),
     notices: bool = typer.Option(True, help="relay and send outage notices, run storm mode"),
 ) -> None:
