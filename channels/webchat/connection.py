@@ -161,6 +161,8 @@ class Chat:
             await self.websocket.send_text(text)
 
     async def _welcome(self) -> dict[str, Any]:
+        if not self.resumed:  # a session born just now has nothing stored yet
+            return self._welcome_frame(current=None, owner=None, messages=[])
         async with self.runtime.sessions() as session:
             current = await open_conversation_id(session, self.session_id)
             rows = await history(session, self.session_id, after_id=self.hello.after,
@@ -172,12 +174,16 @@ class Chat:
         if current is not None:
             self.channel.hub.follow(self.session_id, current)
         last_bot = rows[-1].id if rows and rows[-1].direction == "outbound" else None
+        return self._welcome_frame(
+            current=current, owner=owner,
+            messages=[_history_frame(m, names, offer_choices=m.id == last_bot) for m in rows])
+
+    def _welcome_frame(self, *, current: int | None, owner: str | None,
+                       messages: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "type": "welcome", "session_id": self.session_id, "token": self.token,
             "expires_at": self.expires_at, "resumed": self.resumed,
-            "conversation_id": current, "owner": owner,
-            "messages": [_history_frame(m, names, offer_choices=m.id == last_bot)
-                         for m in rows],
+            "conversation_id": current, "owner": owner, "messages": messages,
             "greeting": self._greeting(),
             "limits": {"max_text_bytes": self.limits.max_text_bytes,
                        "max_frame_bytes": self.limits.max_frame_bytes,

@@ -31,13 +31,15 @@ class WebchatChannel:
                                     ttl_s=self.limits.session_ttl_s)
         self.parser = WebchatParser()
         self.hub = WebchatHub(runtime)
-        self.sender = register_sender(runtime)
+        found = runtime.extras.get("senders", {}).get(CHANNEL)
+        self.sender = found if isinstance(found, WebchatSender) else register_sender(runtime)
 
 
 def register_sender(runtime: Runtime) -> WebchatSender:
     """Put the web chat sender in the runtime's sender table: every process that delivers
-    replies needs it (API processes in embedded mode, `stormdesk worker` in production); it
-    only publishes on the bus, so it needs no socket or hub of its own."""
+    replies needs it (API processes in embedded mode, `stormdesk worker` in production, so the
+    composition root calls this in build_runtime); it only publishes on the bus, so it needs
+    no socket or hub of its own."""
     sender = WebchatSender(runtime)
     runtime.extras.setdefault("senders", {})[CHANNEL] = sender
     table = runtime.extras.get("sender_table")

@@ -1,6 +1,7 @@
 """Production shape: two API processes and a worker on PostgreSQL and Redis. The customer's
-socket is on one API process; the agent works on the other; the worker stores the replies.
-Every reply still reaches the customer, through the Redis bus."""
+socket is on one API process; the agent works on the other; a worker (no app, no sockets)
+handles the messages and sends the replies. Every reply still reaches the customer, through
+the Redis bus."""
 
 from __future__ import annotations
 
@@ -30,9 +31,9 @@ from tests.integration.agent_console.console_kit import PASSWORD, WsAgent, serve
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
-async def _api_process(db_url: str, redis_url: str, namespace: str) -> tuple[FastAPI, Runtime]:
-    """One API process's app, its Redis ports under a namespace of this test's own (other
-    test runs share the Redis server)."""
+async def _runtime(db_url: str, redis_url: str, namespace: str) -> Runtime:
+    """One process's runtime, built as `stormdesk serve` and `stormdesk worker` build it, with
+    Redis ports under a namespace of this test's own (other test runs share the server)."""
     settings = Settings(database_url=db_url, redis_url=redis_url, env="test", log_json=False)
     runtime = await build_runtime(settings)
     for closer in runtime.closers:  # the default namespace's ports, never used
@@ -41,7 +42,12 @@ async def _api_process(db_url: str, redis_url: str, namespace: str) -> tuple[Fas
     runtime.bus, runtime.queue, runtime.lock = ports.bus, ports.queue, ports.lock
     runtime.limiter, runtime.dedupe = ports.limiter, ports.dedupe
     runtime.closers = [ports.close]
-    return create_app(settings, runtime=runtime), runtime
+    return runtime
+
+
+async def _api_process(db_url: str, redis_url: str, namespace: str) -> tuple[FastAPI, Runtime]:
+    runtime = await _runtime(db_url, redis_url, namespace)
+    return create_app(runtime.settings, runtime=runtime), runtime
 
 
 @asynccontextmanager
@@ -65,8 +71,10 @@ async def test_replies_reach_a_customer_connected_to_another_process(
     app_b, runtime_b = await _api_process(pg_url, redis_url, namespace)
     stop = asyncio.Event()
     async with running(app_a, runtime_a) as host_a, running(app_b, runtime_b) as host_b:
-        # The worker process: only B's runtime has it (the webchat sender is registered there).
-        worker = asyncio.create_task(pipeline.run_workers(runtime_b, stop))
+        # The worker process: a runtime with no app, no hub and no sockets, as in
+        # `stormdesk worker`; it handles the messages and sends every reply.
+        runtime_w = await _runtime(pg_url, redis_url, namespace)
+        worker = asyncio.create_task(pipeline.run_workers(runtime_w, stop))
         try:
             async with httpx.AsyncClient(base_url=f"http://{host_b}") as http_b:
                 async with unit_of_work(runtime_b.sessions) as session:
@@ -117,3 +125,4 @@ async def test_replies_reach_a_customer_connected_to_another_process(
         finally:
             stop.set()
             await asyncio.wait_for(worker, 15)
+            await runtime_w.close()
