@@ -7,6 +7,7 @@ from sqlalchemy import text
 from agent_console.startup import install_hooks as install_console_hooks
 from bot.nlu.pipeline import Nlu
 from bot.responder import BotResponder
+from channels.twilio_voice.sender import register_voice_sender
 from channels.webchat import register_sender as register_webchat_sender
 from core.config import Settings
 from core.db import make_engine, make_sessionmaker
@@ -55,6 +56,8 @@ async def build_runtime(settings: Settings) -> Runtime:
     install_storm(runtime)
     # JWT verifier, queue estimate and queue exit: API processes and workers (the bot) alike.
     install_console_hooks(runtime)
+    # Written replies on a phone conversation go out as a text to the caller.
+    register_voice_sender(runtime.extras)
     # Chat replies are published for whichever API process holds the customer's socket.
     register_webchat_sender(runtime)
     runtime.extras["responder"] = BotResponder(

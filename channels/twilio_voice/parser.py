@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from channels.twilio_voice.steps import Step
-from core.conversations import compliance
 from core.conversations.schemas import InboundMessage
 from core.errors import Invalid
 from core.phones import to_e164
@@ -69,18 +68,8 @@ def caller_input(raw: Mapping[str, str], *, min_confidence: float,
     # Twilio scores speech 0..1; a missing or unparseable score is not held against the
     # caller (DTMF never has one, and not every speech model reports it).
     low = confidence is not None and confidence < min_confidence
-    return CallerInput(text=spoken_text(speech), via="speech", confidence=confidence,
+    return CallerInput(text=speech, via="speech", confidence=confidence,
                        no_match=low)
-
-
-def spoken_text(speech: str) -> str:
-    """Speech is not a text message. The pipeline reads a lone STOP, CANCEL, YES or HELP as
-    the carrier keyword it is on SMS (an opt-out of every text, outage alerts included); a
-    caller saying "Cancel." means "no". So a lone keyword gets a courtesy word the bot's
-    grammar ignores as filler, and means to the bot what the caller meant."""
-    if compliance.carrier_keyword(speech, opted_out=True) is not None:
-        return f"{compliance.keyword_word(speech).capitalize()} please"
-    return speech
 
 
 def _confidence(raw: str | None) -> float | None:

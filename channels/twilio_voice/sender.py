@@ -27,3 +27,10 @@ class VoiceTextFallback:
             raise SendFailed("the caller withheld their number", code="no_number",
                              permanent=True)
         return await self._sms.send_text(replace(outgoing, channel="sms"))
+
+
+def register_voice_sender(runtime_extras: dict) -> None:
+    """Put the text fallback in the sender table under "voice", around whatever sends SMS."""
+    senders = runtime_extras.setdefault("senders", {})
+    if "sms" in senders:
+        senders.setdefault("voice", VoiceTextFallback(senders["sms"]))

@@ -141,8 +141,15 @@ async def _repeat(session: AsyncSession, message: Message) -> Intake:
                   customer_id=conversation.customer_id, owner=conversation.owner, created=False)
 
 
+# Carrier opt-out words are a messaging rule: a caller saying "cancel" on the phone line, or
+# a chat visitor typing "stop", is talking to the bot, not unsubscribing their number.
+KEYWORD_CHANNELS = frozenset({"sms", "whatsapp", "email"})
+
+
 async def _carrier_keyword(session: AsyncSession,
                            inbound: InboundMessage) -> CarrierKeyword | None:
+    if inbound.channel not in KEYWORD_CHANNELS:
+        return None
     keyword = compliance.carrier_keyword_from_provider(inbound.provider_keyword)
     if keyword is None:
         # Only YES depends on the current consent; skip the look-up for everything else.
