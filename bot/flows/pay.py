@@ -9,7 +9,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.flows.base import FlowContext
-from bot.flows.common import answer_verification, known_premises, money, require_verified
+from bot.flows.common import (
+    answer_verification,
+    known_premises,
+    money,
+    require_verified,
+    tail,
+)
+from core.accounts.models import Account
 from core.billing import repository as ledger
 from core.money import to_cents
 from core.payments.service import issue_link
@@ -49,7 +56,9 @@ async def _send(ctx: FlowContext, account_id: int) -> None:
     if cents <= 0:
         cents = max(balance, 0)
     if cents <= 0:
-        ctx.say("balance_credit", account_tail="", balance=money(-balance))
+        account = await ctx.session.get(Account, account_id)
+        ctx.say("balance_credit", account_tail=tail(account.number) if account else "",
+                balance=money(-balance))
         ctx.state.finish()
         return
     settings = ctx.turn.settings
