@@ -24,6 +24,8 @@ class ConsoleConfig:
     hello_timeout_s: float = 10.0  # a socket that never authenticates is closed
     repair_interval_s: float = 0.5  # how often a process looks for events the bus lost
     repair_grace_s: float = 1.0  # how long a hole in the event ids may wait for the bus
+    event_retention_s: float = 3 * 86400.0  # older events are pruned; a longer absence resyncs
+    prune_every_s: float = 600.0
 
 
 def console_config(runtime: Runtime) -> ConsoleConfig:

@@ -12,9 +12,10 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -166,6 +167,24 @@ async def events_after(session: AsyncSession, *, after_id: int, upto_id: int | N
     if audiences is not None:
         query = query.where(ConsoleEvent.audience.in_(list(audiences)))
     return list(await session.scalars(query.order_by(ConsoleEvent.id).limit(limit)))
+
+
+async def prune(session: AsyncSession, *, before: datetime, batch: int = 10_000) -> int:
+    """Drop events older than `before` (ids stay gapless: the counter never goes back, and a
+    replay that reaches below the oldest kept id gets a resync instead)."""
+    cutoff = await session.scalar(
+        select(ConsoleEvent.id).where(ConsoleEvent.at < before)
+        .order_by(ConsoleEvent.id.desc()).limit(1))
+    if cutoff is None:
+        return 0
+    floor = await session.scalar(select(ConsoleEvent.id).order_by(ConsoleEvent.id).limit(1))
+    upto = min(cutoff, (floor or 0) + batch)
+    result = await session.execute(delete(ConsoleEvent).where(ConsoleEvent.id <= upto))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def oldest_event_id(session: AsyncSession) -> int | None:
+    return await session.scalar(select(ConsoleEvent.id).order_by(ConsoleEvent.id).limit(1))
 
 
 async def last_event_id(session: AsyncSession) -> int:

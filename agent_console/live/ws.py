@@ -104,10 +104,15 @@ async def agent_ws(websocket: WebSocket) -> None:
 async def _replay(websocket: WebSocket, runtime: Runtime, conn: Connection, *, after_id: int,
                   upto_id: int, limit: int) -> None:
     async with runtime.sessions() as session:
+        oldest = await event_log.oldest_event_id(session)
         rows = await event_log.events_after(session, after_id=after_id, upto_id=upto_id,
                                             audiences=conn.audiences, limit=limit + 1)
-    if len(rows) > limit:
-        # Too much to replay: the client reloads its state over REST and carries on from here.
+    # Ids are gapless, so any id in (after_id, upto_id] missing below the oldest kept one was
+    # pruned (and an empty table after events were numbered means all of them were).
+    pruned = after_id < upto_id and (oldest is None or after_id + 1 < oldest)
+    if len(rows) > limit or pruned:
+        # Too much to replay, or part of it is past retention: the client reloads its state
+        # over REST and carries on from here.
         await websocket.send_text(json.dumps({"type": "resync", "last_event_id": upto_id}))
         return
     for row in rows:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
-from agent_console.config import console_config
+from agent_console.config import ConsoleConfig, console_config
+from agent_console.live import log as event_log
 from agent_console.live.log import ROUTE_TOPIC, SUPERVISORS, console_tx, skill_audience
 from agent_console.routing import offers, queues, sla, work
 from core.clock import utcnow
@@ -35,6 +37,7 @@ class RoutingEngine:
         self._runtime = runtime
         self._wake = asyncio.Event()
         self._last_shape: dict[str, tuple[int, ...]] | None = None
+        self._pruned_at = 0.0
         self.passes = 0
 
     def kick(self) -> None:
@@ -65,6 +68,19 @@ class RoutingEngine:
                 log.exception("routing pass failed")
                 await asyncio.sleep(tick)
 
+    async def _prune(self, config: ConsoleConfig) -> None:
+        """Keep the event log to its retention (a few days of replay), a batch at a time."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._pruned_at < config.prune_every_s:
+            return
+        self._pruned_at = loop.time()
+        before = utcnow() - timedelta(seconds=config.event_retention_s)
+        async with self._runtime.sessions() as session:
+            dropped = await event_log.prune(session, before=before)
+            await session.commit()
+        if dropped:
+            log.info("pruned %d console events older than %s", dropped, before.isoformat())
+
     async def route_once(self) -> bool:
         """One pass if no other process is in one; False if it was skipped."""
         try:
@@ -77,6 +93,7 @@ class RoutingEngine:
 
     async def _pass(self) -> None:
         config = console_config(self._runtime)
+        await self._prune(config)
         async with console_tx(self._runtime) as tx:
             now = utcnow()
             await offers.expire_offers(tx, now=now, config=config)

@@ -198,3 +198,23 @@ async def test_a_stalled_agent_does_not_delay_the_others(db_url) -> None:
             range(count))
         await again.close()
         await reader.close()
+
+
+async def test_reconnecting_after_retention_gets_a_resync_not_a_partial_replay(db_url) -> None:
+    async with console(db_url) as c, served(c.app) as host:
+        await c.agent("amy")
+        token = await c.login("amy")
+        ws = await WsAgent.connect(host, token)
+        last = ws.last_id
+        await ws.close()
+        async with console_tx(c.runtime) as tx:
+            tx.emit(ALL, "storm.banner", {"on": True, "message": "while away"})
+        c.configure(event_retention_s=0.0, prune_every_s=0.0)
+        await c.route()
+        async with c.runtime.sessions() as session:
+            assert await session.scalar(select(ConsoleEvent.id)) is None  # all pruned
+        again = await WsAgent.connect(host, token, last_event_id=last)
+        resync = await again.wait_for("resync")
+        assert resync["last_event_id"] >= last + 1
+        assert not [e for e in again.events if e["type"] == "storm.banner"]
+        await again.close()
