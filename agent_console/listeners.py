@@ -15,7 +15,7 @@ from sqlalchemy import select
 from agent_console import conversations
 from agent_console.actions import TYPING_TOPIC
 from agent_console.live.hub import publish_ephemeral
-from agent_console.live.log import ALL, agent_audience, console_tx
+from agent_console.live.log import ALL, agent_audience, console_tx, log_id
 from agent_console.routing.engine import RoutingEngine
 from core.agents import repository
 from core.conversations.events import DeliveryStatusChanged, MessageReceived, OwnerChanged
@@ -29,8 +29,12 @@ STORM_TOPIC = "storm.changed"  # whoever owns storm mode announces switches here
 AGENT_OWNED = (Owner.AGENT.value, Owner.WRAP_UP.value)
 
 
-async def _first_time(runtime: Runtime, keys: list[str]) -> list[bool]:
-    return list(await asyncio.gather(*(runtime.dedupe.first_time(k, ttl_s=3600) for k in keys)))
+async def _first_time(runtime: Runtime, keys: list[str], *, ttl_s: float = 3600) -> list[bool]:
+    """Which of these announcements this process is the first to handle. Keys carry the event
+    log's identity: ids restart with a new database, and a Redis may serve several."""
+    scope = await log_id(runtime)
+    return list(await asyncio.gather(*(
+        runtime.dedupe.first_time(f"console:{scope}:{k}", ttl_s=ttl_s) for k in keys)))
 
 
 async def on_messages_received(runtime: Runtime, payloads: list[dict[str, Any]]) -> None:
@@ -42,7 +46,7 @@ async def on_messages_received(runtime: Runtime, payloads: list[dict[str, Any]])
               if e.owner in AGENT_OWNED]
     if not events:
         return
-    fresh = await _first_time(runtime, [f"console:in:{e.message_id}" for e in events])
+    fresh = await _first_time(runtime, [f"in:{e.message_id}" for e in events])
     events = [e for e, first in zip(events, fresh, strict=True) if first]
     if not events:
         return
@@ -66,7 +70,7 @@ async def on_messages_received(runtime: Runtime, payloads: list[dict[str, Any]])
 async def on_delivery_statuses(runtime: Runtime, payloads: list[dict[str, Any]]) -> None:
     """Delivery status of agents' replies, for the tick marks in the transcript (batched)."""
     events = [DeliveryStatusChanged.from_payload(p) for p in payloads]
-    fresh = await _first_time(runtime, [f"console:status:{e.message_id}:{e.status}"
+    fresh = await _first_time(runtime, [f"status:{e.message_id}:{e.status}"
                                         for e in events])
     events = [e for e, first in zip(events, fresh, strict=True) if first]
     if not events:
@@ -108,8 +112,8 @@ async def on_storm_changed(runtime: Runtime, payload: dict[str, Any]) -> None:
     """Storm mode switched elsewhere (the outage domain): show the banner on every console."""
     if payload.get("source") == "console":
         return  # the console's own switch already showed it
-    key = f"console:storm:{payload.get('version') or payload.get('at') or payload.get('on')}"
-    if not await runtime.dedupe.first_time(key, ttl_s=60):
+    key = f"storm:{payload.get('version') or payload.get('at') or payload.get('on')}"
+    if not (await _first_time(runtime, [key], ttl_s=60))[0]:
         return
     async with console_tx(runtime) as tx:
         tx.emit(ALL, "storm.banner", {"on": bool(payload.get("on")),

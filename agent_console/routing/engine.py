@@ -84,7 +84,8 @@ class RoutingEngine:
     async def route_once(self) -> bool:
         """One pass if no other process is in one; False if it was skipped."""
         try:
-            async with self._runtime.lock.hold(ROUTING_LOCK, ttl_s=30.0, wait_s=0.05):
+            key = f"{ROUTING_LOCK}:{await event_log.log_id(self._runtime)}"
+            async with self._runtime.lock.hold(key, ttl_s=30.0, wait_s=0.05):
                 await self._pass()
         except TimeoutError:
             return False
