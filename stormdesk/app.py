@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError
 
 from core.config import Settings, get_settings
 from core.db import assert_migrated
@@ -60,6 +61,26 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         return JSONResponse({"error": "invalid", "message": "request is malformed",
                              "detail": errors}, status_code=422)
 
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DBAPIError)
+    async def _out_of_range(_request: Request, exc: Exception) -> JSONResponse:
+        # An id or number past 64 bits reaches the driver unchecked (aiosqlite raises
+        # OverflowError, asyncpg a DataError caused by one): the request is wrong, not the
+        # server. Any other database error stays a 500.
+        if not _number_out_of_range(exc):
+            raise exc
+        return JSONResponse({"error": "invalid", "message": "a number in the request is out "
+                             "of range"}, status_code=422)
+
     for router in routers():
         app.include_router(router)
     return app
+
+
+def _number_out_of_range(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OverflowError | DataError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

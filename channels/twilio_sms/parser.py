@@ -7,6 +7,7 @@ addresses plus ProfileName and WaId. With Advanced Opt-Out it adds OptOutType.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from core.conversations.schemas import InboundMessage, Media
@@ -15,6 +16,8 @@ from core.phones import to_e164
 
 WHATSAPP = "whatsapp:"
 MAX_MEDIA = 10  # Twilio's ceiling per message
+SID = re.compile(r"[A-Za-z0-9]{2,64}")  # Twilio's are 34: two letters and 32 hex digits
+MAX_ADDRESS = 254
 
 
 class TwilioMessageParser:
@@ -28,6 +31,12 @@ class TwilioMessageParser:
         sender, recipient = raw.get("From", ""), raw.get("To", "")
         if not sid or not sender or not recipient:
             raise Invalid("a Twilio message needs MessageSid, From and To")
+        # Signed only means it came through Twilio; the fields still go into bounded columns
+        # (external_id 64, recipient 254), where PostgreSQL would refuse them with a 500.
+        if not SID.fullmatch(sid):
+            raise Invalid("MessageSid is not a Twilio id")
+        if len(recipient) > MAX_ADDRESS or "\x00" in recipient:
+            raise Invalid("To is not an address")
         channel = "whatsapp" if sender.startswith(WHATSAPP) else "sms"
         # Replies must go to exactly the address Twilio knows; the E.164 form also keys
         # consent and identity, so "+1 (555)…" and "+1555…" are one person.

@@ -7,6 +7,7 @@ finishes within the budget, else empty TwiML and the REST sender takes over (STY
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import APIRouter, Query, Response
 
@@ -23,6 +24,9 @@ from core.http import RuntimeDep
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/channels/twilio", tags=["twilio"])
+
+_SID = re.compile(r"[A-Za-z0-9]{2,64}")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,16}")
 
 
 def _options(runtime: RuntimeDep) -> TwilioSmsOptions:
@@ -58,7 +62,13 @@ async def status_callback(form: VerifiedTwilioForm, runtime: RuntimeDep,
     sid = form.get("MessageSid") or form.get("SmsSid")
     status = str(form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
     error_code = str(form.get("ErrorCode") or "") or None
-    if not status or (m is None and not sid):
+    # Unknown statuses are recorded, so the fields must fit their columns (status 16,
+    # external_id 64, error_code 16) and hold no NUL: PostgreSQL refuses those with a 500.
+    if sid is not None and not _SID.fullmatch(str(sid)):
+        sid = None
+    if error_code is not None and not _TOKEN.fullmatch(error_code):
+        error_code = None
+    if not _TOKEN.fullmatch(status) or (m is None and not sid):
         return messaging_twiml([])
     channel = "whatsapp" if str(form.get("To", "")).startswith("whatsapp:") else "sms"
     async with unit_of_work(runtime.sessions) as session:

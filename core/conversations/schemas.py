@@ -36,6 +36,13 @@ class InboundMessage:
     # OptOutType=STOP/START/HELP and its own confirmation): record consent, do not answer twice.
     provider_keyword: str | None = None
 
+    def __post_init__(self) -> None:
+        # PostgreSQL text cannot hold NUL (SQLite can): a handset or mail client that sends one
+        # must not be a stored message on one database and a 500 (and endless retries) on the
+        # other. Every channel's parser builds this type, so this is the one place to drop it.
+        if "\x00" in self.text:
+            object.__setattr__(self, "text", self.text.replace("\x00", ""))
+
     @property
     def sender_phone(self) -> str | None:
         """The E.164 number behind a phone-like address, for identity; None for email."""
