@@ -57,17 +57,22 @@ def parse_form(content_type: str, body: bytes, *, limits: EmailLimits) -> Inboun
             payload = part.get_payload(decode=True)
             fields[name] = payload if isinstance(payload, bytes) else b""
 
+    # The JSON side fields are trusted for nothing: a shape other than SendGrid's is ignored
+    # (a 500 here would make SendGrid retry the same broken post for days).
     charsets = _json(fields.get("charsets"), {})
+    charsets = {k: v for k, v in charsets.items() if isinstance(v, str)} if isinstance(
+        charsets, dict) else {}
     envelope = _json(fields.get("envelope"), {})
-    envelope_from = envelope.get("from") if isinstance(envelope, dict) else None
-    envelope_to = tuple(str(a) for a in envelope.get("to") or ()) if isinstance(
-        envelope, dict) else ()
+    envelope = envelope if isinstance(envelope, dict) else {}
+    envelope_from = envelope.get("from")
+    to = envelope.get("to")
+    to = [to] if isinstance(to, str) else to if isinstance(to, list) else []
+    envelope_to = tuple(a for a in to if isinstance(a, str))
 
     if "email" in fields:
         email = parse_raw(fields["email"], limits=limits)
     else:
-        email = _assemble(fields, files, charsets if isinstance(charsets, dict) else {},
-                          size=len(body), limits=limits)
+        email = _assemble(fields, files, charsets, size=len(body), limits=limits)
     return InboundPost(email=email,
                        envelope_from=envelope_from if isinstance(envelope_from, str) else None,
                        envelope_to=envelope_to)
@@ -90,9 +95,11 @@ def _assemble(fields: dict[str, bytes], files: list[Message], charsets: dict[str
     for part in files:
         name = str(part.get_param("name", header="content-disposition") or "")
         meta = info.get(name, {}) if isinstance(info, dict) else {}
+        meta = meta if isinstance(meta, dict) else {}
         payload = part.get_payload(decode=True)
         attachments.append((
-            meta.get("filename") or part.get_filename(),
+            meta["filename"] if isinstance(meta.get("filename"), str) and meta["filename"]
+            else part.get_filename(),
             str(meta.get("type") or part.get_content_type()),
             payload if isinstance(payload, bytes) else b"",
         ))
