@@ -304,10 +304,14 @@ async def run(ctx: BenchContext) -> list[dict[str, Any]]:
     else:
         ctx.note("Redis not reachable: the PostgreSQL + Redis rows were skipped.")
     rows = []
+    load_before = os.getloadavg()[0]
     for backend in backends:
         for agents in sizes:
             rows.append(await _measure(ctx, backend=backend, agents=agents, rate=rate,
                                        seconds=seconds))
+    ctx.note(f"Load average (1 min) {load_before:.1f} before and {os.getloadavg()[0]:.1f} after "
+             f"the run on {os.cpu_count()} cores: other work on the machine shows up as "
+             "queueing in these latencies.")
     ctx.note("One machine runs the app, the worker, the database, Redis and the 50/500 "
              "socket clients; the clients share the app's CPU, so latencies include that "
              "contention. Each customer message goes to exactly one agent; the broadcast goes "
