@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from channels import pipeline
+from channels.email.service import email_channel
 from core.conversations.consumer import consumer_name
 from core.notifications.policy import NoticePolicy
 from core.notifications.ports import NoticeSender
@@ -21,6 +22,7 @@ from core.storm.mode import StormMode
 from core.storm.monitor import run_monitor
 from core.storm.picture import OutagePicture
 from core.storm.policy import StormPolicy
+from integrations.email import build_transport
 from integrations.notices import build_notice_senders
 
 log = logging.getLogger(__name__)
@@ -94,8 +96,13 @@ async def work(runtime: Runtime, *, concurrency: int = 32, messages: bool = True
     log.info("worker %s started (messages=%s, notices=%s)", consumer_name("worker"), messages,
              notices)
     jobs = []
-    if messages:
-        jobs.append(pipeline.run_workers(runtime, stop, concurrency=concurrency))
-    if notices:
-        jobs.append(run_storm_work(runtime, stop))
-    await asyncio.gather(*jobs)
+    async with contextlib.AsyncExitStack() as stack:
+        # Email replies and email notices need the email channel's sender (no listener here:
+        # it only listens in embedded development).
+        await stack.enter_async_context(
+            email_channel(runtime, transport=build_transport(runtime.settings)))
+        if messages:
+            jobs.append(pipeline.run_workers(runtime, stop, concurrency=concurrency))
+        if notices:
+            jobs.append(run_storm_work(runtime, stop))
+        await asyncio.gather(*jobs)

@@ -71,6 +71,7 @@ class NoticeDispatcher:
         self.limiter: RateLimiter = runtime.limiter
         self.slots = asyncio.Semaphore(policy.in_flight)
         self.send_timeout = max(1.0, policy.stale_claim.total_seconds() / 2)
+        self.claims = ClaimBatcher(runtime, clock)
 
     # -- one chunk -------------------------------------------------------------------------
 
@@ -158,10 +159,13 @@ class NoticeDispatcher:
             await self._pace(sender, row.channel, from_)
             for _ in range(2):
                 body = self._body(row, fact)
+                won = await self.claims.claim(repository.Claim(row=row, sender=from_, body=body,
+                                                               told=fact.etr_version))
+                if won:
+                    verdict = "sent"
+                    break
                 async with unit_of_work(self.runtime.sessions) as session:
-                    won = await repository.claim(session, row, now=self.clock(), sender=from_,
-                                                 body=body, told=fact.etr_version)
-                    verdict = "sent" if won else await self._why_not(session, row, fact)
+                    verdict = await self._why_not(session, row, fact)
                 if verdict != "refresh":
                     break
                 async with self.runtime.sessions() as session:
@@ -174,9 +178,21 @@ class NoticeDispatcher:
                 return
             if verdict != "sent":
                 return  # someone else has it, or it is final already
-            outgoing = Outgoing(message_id=row.id, channel=row.channel, to=row.address,
-                                from_=from_, text=body, purpose="notice")
-            results.append(await self._call(sender, row, outgoing, outcome, restored))
+            outgoing = Outgoing(message_id=_message_id(row), channel=row.channel,
+                                to=row.address, from_=from_, text=body, purpose="notice")
+            result = await self._call(sender, row, outgoing, outcome, restored)
+        if getattr(sender, "find_sent", None) is not None:
+            results.append(result)  # written with the chunk: a crash before is reconciled
+            return
+        # Nobody can tell later whether this one went (e.g. email): write it now, so the
+        # window in which a crash leaves it unknown is the provider call alone.
+        hints = [h for h in restored if h.address == row.address]
+        async with unit_of_work(self.runtime.sessions) as session:
+            await repository.record(session, [result])
+            await set_restoration_hints(session, hints, now=self.clock())
+        for hint in hints:
+            restored.remove(hint)
+        outcome.statuses[row.id] = result["new_status"]
 
     async def _why_not(self, session: AsyncSession, row: NoticeRow, fact: OutageFacts) -> str:
         """The claim lost: taken, final, or held back by a sibling notice (decide what now)."""
@@ -253,7 +269,7 @@ class NoticeDispatcher:
                          restored: list[RestorationSent], outcome: ChunkOutcome) -> None:
         """A row a dead worker left `sending`: sent already, or never reached the provider?"""
         sender = self.senders.get(row.channel)
-        outgoing = Outgoing(message_id=row.id, channel=row.channel, to=row.address,
+        outgoing = Outgoing(message_id=_message_id(row), channel=row.channel, to=row.address,
                             from_=row.sender, text=row.body or "", purpose="notice")
         lookup = getattr(sender, "find_sent", None)
         assert row.claimed_at is not None
@@ -312,6 +328,48 @@ class NoticeDispatcher:
     def _body(self, row: NoticeRow, fact: OutageFacts) -> str:
         return render(NoticeKind(row.kind), fact, language=row.language,
                       utility=self.policy.utility_name, timezone=self.policy.timezone)
+
+
+class ClaimBatcher:
+    """Claims from many concurrent sends, written together: while one batch's transaction
+    runs, the next batch gathers, so a busy worker claims hundreds of rows per round trip and
+    an idle one claims each at once. Each send still claims only after its rate token."""
+
+    def __init__(self, runtime: Runtime, clock: Callable[[], datetime]) -> None:
+        self.runtime = runtime
+        self.clock = clock
+        self.waiting: list[tuple[repository.Claim, asyncio.Future[bool]]] = []
+        self.flusher: asyncio.Task[None] | None = None
+
+    async def claim(self, claim: repository.Claim) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.waiting.append((claim, future))
+        if self.flusher is None or self.flusher.done():
+            self.flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting, []
+            try:
+                async with unit_of_work(self.runtime.sessions) as session:
+                    won = await repository.claim_many(session, [c for c, _ in batch],
+                                                      now=self.clock())
+            except Exception as exc:  # noqa: BLE001 - each waiting send gets the error
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for claim, future in batch:
+                if not future.done():
+                    future.set_result(claim.row.id in won)
+
+
+def _message_id(row: NoticeRow) -> int:
+    """What the sender may call the message: the notice id for notice senders (their status
+    callbacks carry it back), but 0 for the email channel's sender, which reads it as a
+    conversation message id to thread the mail (a notice starts no thread)."""
+    return 0 if row.channel == "email" else row.id
 
 
 def _superseded(row: NoticeRow, newest: dict[tuple[int, str], int]) -> bool:

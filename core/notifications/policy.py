@@ -46,10 +46,10 @@ class NoticeSettings(BaseSettings):
     bulk_share: float = 0.8
     max_attempts: int = 5
     retry_after_s: float = 30.0
-    chunk_size: int = 25
+    chunk_size: int = 50
     queue_high_water: int = 5000
     stale_claim_s: float = 60.0
-    in_flight: int = 64
+    in_flight: int = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +66,10 @@ class NoticePolicy:
     bulk_share: float = 0.8
     max_attempts: int = 5
     retry_after: timedelta = timedelta(seconds=30)
-    chunk_size: int = 25
+    chunk_size: int = 50
     queue_high_water: int = 5000
     stale_claim: timedelta = timedelta(seconds=60)
-    in_flight: int = 64
+    in_flight: int = 128
     utility_name: str = "Riverbend Public Utilities"
     utility_phone: str = "+15555550100"
     urgent_kinds: frozenset[NoticeKind] = field(default=URGENT_KINDS)

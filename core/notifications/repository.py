@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -331,21 +332,58 @@ def _blocking_sibling(kind: str) -> Any:
                           sibling.c.id != me.c.id, blocks)
 
 
-async def claim(session: AsyncSession, row: NoticeRow, *, now: datetime, sender: str,
-                body: str, told: int) -> bool:
-    """queued → sending for one row, right before its provider call: exactly one process wins,
-    and only if no sibling notice makes it stale or out of order."""
+@lru_cache(maxsize=8)
+def _claim_statement(kind: str) -> Any:
+    """Built once per kind: the statement cache then skips compiling it per batch."""
     table = Notice.__table__
-    statement = (
+    now = bindparam("now", type_=Notice.claimed_at.type)
+    return (
         update(table)
-        .where(table.c.id == row.id, table.c.status == NoticeStatus.QUEUED.value,
-               ~_blocking_sibling(row.kind))
-        .values(status=NoticeStatus.SENDING.value, claimed_at=now, sender=sender, body=body,
-                told_etr_version=told, attempts=table.c.attempts + 1, status_at=now)
+        .where(table.c.id.in_(bindparam("ids", expanding=True)),
+               table.c.status == NoticeStatus.QUEUED.value, ~_blocking_sibling(kind))
+        .values(status=NoticeStatus.SENDING.value, claimed_at=now, status_at=now,
+                attempts=table.c.attempts + 1)
+        .returning(table.c.id)
     )
-    params = {"told": told} if row.kind != NoticeKind.RESTORATION.value else {}
-    result = await session.execute(statement, params)
-    return (result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=1)
+def _details_statement() -> Any:
+    table = Notice.__table__
+    return (update(table).where(table.c.id == bindparam("notice_id"))
+            .values(body=bindparam("body_"), sender=bindparam("sender_"),
+                    told_etr_version=bindparam("told_")))
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A row about to be sent, with what it will say and from which number."""
+
+    row: NoticeRow
+    sender: str
+    body: str
+    told: int
+
+
+async def claim_many(session: AsyncSession, claims: Sequence[Claim], *,
+                     now: datetime) -> set[int]:
+    """queued → sending, right before the provider calls: exactly one process wins each row,
+    and only if no sibling notice makes it stale or out of order. Claims of one kind and ETR
+    version go in one statement; what each will say is written in the same transaction."""
+    groups: dict[tuple[str, int], list[int]] = {}
+    for claim in claims:
+        groups.setdefault((claim.row.kind, claim.told), []).append(claim.row.id)
+    won: set[int] = set()
+    for (kind, told), ids in groups.items():
+        params: dict[str, Any] = {"ids": ids, "now": now}
+        if kind != NoticeKind.RESTORATION.value:
+            params["told"] = told
+        won |= set((await session.execute(_claim_statement(kind), params)).scalars())
+    details = [{"notice_id": c.row.id, "body_": c.body, "sender_": c.sender, "told_": c.told}
+               for c in claims if c.row.id in won]
+    if details:
+        await session.execute(_details_statement(), details)
+    return won
 
 
 async def reclaim(session: AsyncSession, row: NoticeRow, *, now: datetime) -> bool:

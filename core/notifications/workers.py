@@ -72,7 +72,8 @@ async def run_senders(runtime: Runtime, policy: NoticePolicy,
     dispatcher = NoticeDispatcher(runtime, policy, senders)
     runtime.extras["notice_dispatcher"] = dispatcher
     name = consumer or consumer_name("notices")
-    chunks = max(1, policy.in_flight // max(1, policy.chunk_size)) + 1
+    # Twice the chunks that fill `in_flight`: while some wait on the database, others send.
+    chunks = max(2, 2 * policy.in_flight // max(1, policy.chunk_size))
     slots = asyncio.Semaphore(chunks)
     running: set[asyncio.Task[None]] = set()
     stale_ms = int(policy.stale_claim.total_seconds() * 1000)
@@ -102,14 +103,20 @@ async def run_senders(runtime: Runtime, policy: NoticePolicy,
                 await _pause(stop, 0.05)
                 waited += 0.05
             batch: list[Delivery] = []
-            if loop.time() >= next_claim:
-                next_claim = loop.time() + stale_ms / 2000
-                batch = await runtime.queue.claim_stale(NOTICE_STREAM, NOTICE_GROUP, name,
-                                                        min_idle_ms=stale_ms, count=chunks)
-            if not batch:
-                free = max(1, chunks - len(running))
-                batch = await runtime.queue.read(NOTICE_STREAM, NOTICE_GROUP, name,
-                                                 count=free, block_ms=500)
+            try:
+                if loop.time() >= next_claim:
+                    next_claim = loop.time() + stale_ms / 2000
+                    batch = await runtime.queue.claim_stale(
+                        NOTICE_STREAM, NOTICE_GROUP, name, min_idle_ms=stale_ms, count=chunks)
+                if not batch:
+                    free = max(1, chunks - len(running))
+                    batch = await runtime.queue.read(NOTICE_STREAM, NOTICE_GROUP, name,
+                                                     count=free, block_ms=500)
+            except Exception:  # Redis restarting, a stream deleted under us: rows are safe in
+                # the table and the relay re-queues them; keep the worker alive and retry
+                log.exception("reading the notice stream failed")
+                await _pause(stop, 1.0)
+                continue
             for delivery in batch:
                 await slots.acquire()
                 task = asyncio.create_task(run(delivery))

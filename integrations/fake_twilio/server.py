@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -73,7 +73,11 @@ class FakeTwilioApi:
 
     async def _create(self, request: Request) -> Response:
         self.counts["requests"] += 1
-        form = parse_qs((await request.body()).decode(), keep_blank_values=True)
+        try:
+            raw = await request.body()
+        except ClientDisconnect:  # the client gave up (a timeout, a killed worker): no message
+            return Response(status_code=499)
+        form = parse_qs(raw.decode(), keep_blank_values=True)
         fields = {k: v[0] for k, v in form.items()}
         sender, to = fields.get("From", ""), fields.get("To", "")
         refusal = self._refusal(sender)
