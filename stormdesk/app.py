@@ -16,6 +16,7 @@ from core.errors import DomainError
 from core.logging import configure_logging
 from core.runtime import Runtime
 from stormdesk import hooks
+from stormdesk.limits import BodyLimitMiddleware
 from stormdesk.migrate import code_heads
 from stormdesk.ops import MetricsMiddleware
 from stormdesk.routes import routers
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         lifespan=lifespan,
     )
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(BodyLimitMiddleware)
 
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
