@@ -185,17 +185,19 @@ async def _simulate(*, url: str, token: str, feeders: int, share: float, texts: 
         first_etr = datetime.now(UTC) + timedelta(hours=etr_hours)
         for outage_id in outages:
             await _etr(http, outage_id, first_etr)
-        await _watch(http, "initial alerts and ETRs", wait)
+        done = _total(await _watch(http, "initial alerts", wait, after=_total(
+            (await http.get("/api/v1/storm/dashboard")).json())))
         await asyncio.sleep(hold)
         for outage_id in outages:
             await _etr(http, outage_id, first_etr + timedelta(hours=2))
         console.print("ETR moved by two hours")
+        done = _total(await _watch(http, "ETR updates", wait, after=done))
         await asyncio.sleep(hold)
         for outage_id in outages:
             (await http.post(f"/api/v1/outages/{outage_id}/restore", json={})) \
                 .raise_for_status()
         console.print("power restored")
-        summary = await _watch(http, "restoration notices", wait)
+        summary = await _watch(http, "restoration notices", wait, after=done)
         if storm_mode:
             await http.put("/api/v1/storm", json={"active": False, "reason": "drill over"})
     _summary(summary)
@@ -238,8 +240,10 @@ async def _etr(http: Any, outage_id: int, etr: datetime) -> None:
     response.raise_for_status()
 
 
-async def _watch(http: Any, what: str, wait: float) -> dict[str, Any]:
-    """Follow the notices on the dashboard until nothing is waiting to go."""
+async def _watch(http: Any, what: str, wait: float, *, after: int = 0) -> dict[str, Any]:
+    """Follow the notices on the dashboard until more than `after` exist (the phase's own
+    were planned: by the outage write, or by the relay's catch-up sweep within seconds) and
+    nothing is waiting to go."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     deadline = time.monotonic() + wait
@@ -255,11 +259,16 @@ async def _watch(http: Any, what: str, wait: float) -> dict[str, Any]:
             waiting = sum(counts.get(k, 0) for k in ("pending", "queued", "sending"))
             finished = sum(v for k, v in counts.items()
                            if k not in ("pending", "queued", "sending", "held_quiet_hours"))
-            progress.update(task, total=finished + waiting, completed=finished)
-            if not waiting and finished:
+            progress.update(task, total=finished + waiting - after,
+                            completed=max(0, finished - after))
+            if not waiting and finished > after:
                 break
             await asyncio.sleep(2.0)
     return data
+
+
+def _total(data: dict[str, Any]) -> int:
+    return sum(data.get("notices", {}).values())
 
 
 def _summary(data: dict[str, Any]) -> None:
