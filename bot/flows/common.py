@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -125,6 +126,16 @@ async def answer_premise_question(ctx: FlowContext) -> bool:
                 return True
         return False
     return False
+
+
+async def continue_after_premise(
+    ctx: FlowContext, advance: Callable[[FlowContext], Awaitable[None]]
+) -> bool:
+    """Take the answer to a premise question and carry on; False if the text wasn't one."""
+    if not await answer_premise_question(ctx):
+        return False
+    await advance(ctx)
+    return True
 
 
 async def require_verified(ctx: FlowContext) -> int | None:

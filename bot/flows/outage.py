@@ -7,7 +7,7 @@ from sqlalchemy import update
 
 from bot.flows import emergency
 from bot.flows.base import FlowContext, ask, yes_no
-from bot.flows.common import answer_premise_question, local_time, resolve_premise, shown_label
+from bot.flows.common import continue_after_premise, local_time, resolve_premise, shown_label
 from core.customers.models import Contact
 from core.errors import NotFound
 from core.outages import service as outages
@@ -58,10 +58,7 @@ async def resume(ctx: FlowContext) -> bool:
         ctx.state.expecting = None
         await _advance(ctx)
         return True
-    if not await answer_premise_question(ctx):
-        return False
-    await _advance(ctx)
-    return True
+    return await continue_after_premise(ctx, _advance)
 
 
 async def _advance(ctx: FlowContext) -> None:

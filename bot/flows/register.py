@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 
 from bot.flows.base import FlowContext, ask, yes_no
-from bot.flows.common import answer_premise_question, resolve_premise, tail
+from bot.flows.common import continue_after_premise, resolve_premise, tail
 from bot.identity import account_by_number, premises_for_account
 from core.customers.models import Contact
 from core.customers.service import add_contact
@@ -51,10 +51,7 @@ async def resume(ctx: FlowContext) -> bool:
             ctx.state.finish()
         return True
     if step in {"pick_premise", "need_account"} and ctx.state.slots.get("nickname"):
-        if not await answer_premise_question(ctx):
-            return False
-        await _nickname(ctx)
-        return True
+        return await continue_after_premise(ctx, _nickname)
     return False
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.flows.base import FlowContext, ask, yes_no
-from bot.flows.common import answer_premise_question, resolve_premise, shown_label
+from bot.flows.common import continue_after_premise, resolve_premise, shown_label
 from bot.flows.outage import outage_values
 from core.outages import service as outages
 
@@ -33,10 +33,7 @@ async def resume(ctx: FlowContext) -> bool:
             ctx.say("thanks")
             ctx.state.finish()
         return True
-    if not await answer_premise_question(ctx):
-        return False
-    await _advance(ctx)
-    return True
+    return await continue_after_premise(ctx, _advance)
 
 
 async def _advance(ctx: FlowContext) -> None:
