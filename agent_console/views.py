@@ -8,14 +8,14 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from agent_console import actions, canned, conversations
-from agent_console.auth.access import audited, require_view
+from agent_console.auth.access import Denied, acting, audited, require_view
 from agent_console.auth.guard import CurrentAgent
-from agent_console.live.log import console_tx, last_event_id
+from agent_console.live.log import last_event_id
 from agent_console.routing import cards, queues
 from agent_console.schemas import HandBackIn, MessageIn, NoteIn, PresenceIn, TransferIn, WrapUpIn
 from agent_console.storm import storm_switch
 from core.agents import repository
-from core.agents.models import Disposition
+from core.agents.models import Disposition, QueueEntry
 from core.agents.policy import may_supervise
 from core.clock import utcnow
 from core.http import RuntimeDep
@@ -157,7 +157,13 @@ async def callbacks(caller: CurrentAgent, runtime: RuntimeDep) -> list[dict[str,
 @router.post("/callbacks/{entry_id}/done")
 async def callback_done(entry_id: int, caller: CurrentAgent,
                         runtime: RuntimeDep) -> dict[str, Any]:
-    async with console_tx(runtime) as tx:
+    async with acting(runtime, caller) as tx:
+        found = await tx.session.get(QueueEntry, entry_id)
+        if found is not None and not may_supervise(caller.role):
+            agent = await repository.get_agent(tx.session, agent_id=caller.agent_id or 0)
+            if found.skill not in (agent.skills or ()):
+                raise Denied("that callback is in a queue you do not work",
+                             action="close_callback", entity="queue_entry", entity_id=entry_id)
         entry = await queues.close_callback(tx, entry_id=entry_id, agent_id=caller.agent_id or 0,
                                             now=utcnow())
         return cards.entry_card(entry)
