@@ -1,8 +1,9 @@
 """What a notice says, in the contact's language. Rendered when the notice is claimed, from the
 outage as it is then, so a notice never carries an ETR older than one already announced.
 
-Short on purpose: one SMS segment (GSM-7, 160 characters) where the utility name allows,
-because a storm is when carriers and customers both least want three-part texts.
+Short on purpose and in plain GSM-7 (no accents, so Spanish stays GSM too): one SMS segment
+of 160 characters for a utility name of up to ~30 characters, because a storm is when
+carriers and customers both least want multi-part texts.
 """
 
 from __future__ import annotations
@@ -28,19 +29,19 @@ class OutageFacts:
 
 _TEXTS: dict[str, dict[NoticeKind, str]] = {
     "en": {
-        NoticeKind.INITIAL: "{utility}: we know about a power outage affecting your area "
-                            "({customers} customers){cause}. {etr_en} Reply STAT for updates.",
+        NoticeKind.INITIAL: "{utility}: power outage in your area ({customers} customers"
+                            "{cause}). {etr_en} Text STAT for updates.",
         NoticeKind.ETR: "{utility}: new estimate for restoring your power: {etr}. "
-                        "Reply STAT for status.",
+                        "Text STAT for status.",
         NoticeKind.RESTORATION: "{utility}: power has been restored in your area. "
                                 "Reply OFF if you are still out.",
     },
     "es": {
-        NoticeKind.INITIAL: "{utility}: sabemos de un corte de luz en su zona "
-                            "({customers} clientes){cause}. {etr_es} Responda STAT.",
+        NoticeKind.INITIAL: "{utility}: corte de luz en su zona ({customers} clientes"
+                            "{cause}). {etr_es} Envie STAT para novedades.",
         NoticeKind.ETR: "{utility}: nueva hora estimada para restablecer su luz: {etr}. "
-                        "Responda STAT.",
-        NoticeKind.RESTORATION: "{utility}: la luz se restableció en su zona. "
+                        "Envie STAT.",
+        NoticeKind.RESTORATION: "{utility}: la luz se restablecio en su zona. "
                                 "Responda OFF si sigue sin luz.",
     },
 }
@@ -63,6 +64,6 @@ def render(kind: NoticeKind, facts: OutageFacts, *, language: str, utility: str,
         customers=f"{facts.customers_affected:,}",
         cause=f", {facts.cause}" if facts.cause else "",
         etr=etr or "not yet known",
-        etr_en=f"Estimated restoration: {etr}." if etr else "Crews are assessing.",
-        etr_es=f"Hora estimada: {etr}." if etr else "Estamos evaluando.",
+        etr_en=f"Est. restoration {etr}." if etr else "Crews are assessing.",
+        etr_es=f"Hora estimada {etr}." if etr else "Estamos evaluando.",
     )
