@@ -6,5 +6,6 @@ BENCHMARKS: dict[str, str] = {
     "seed": "bench.bench_seed",
     "sms": "bench.bench_sms",
     "inference": "bench.bench_inference",
+    "bot": "bench.bench_bot",
     "console": "bench.bench_console",
 }
