@@ -39,6 +39,7 @@ from core.conversations import flows, service
 from core.conversations.events import DeliveryStatusChanged
 from core.conversations.schemas import InboundMessage, Media
 from core.db import unit_of_work
+from core.pii import mask_card_numbers
 from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -113,8 +114,11 @@ class EmailChannel:
         async with self.runtime.sessions() as session:
             threaded = await thread_conversation(session, email.thread_ids)
         media = await self._keep_attachments(email)
+        # The subject is kept for the reply's "Re:" line: a card number typed there is masked
+        # like the body, or the reply would carry it back out in clear (PCI DSS).
         await self.store.put_record(external_id, MailRecord(
-            message_id=email.message_id, subject=email.subject, references=email.references,
+            message_id=email.message_id, subject=mask_card_numbers(email.subject),
+            references=email.references,
             attachments=tuple(
                 {"filename": a.filename, "content_type": a.content_type, "size": a.size,
                  "sha256": a.sha256, "refused": a.refused} for a in email.attachments),

@@ -165,3 +165,26 @@ def files_containing(root: Path, digits: str) -> list[str]:
         if path.is_file() and digits in joined_digits(path.read_bytes().decode("utf-8", "replace")):
             hits.append(str(path.relative_to(root)))
     return hits
+
+
+@asynccontextmanager
+async def served(app: Any) -> AsyncIterator[str]:
+    """An already started app on a real socket (websockets need real TCP): host:port."""
+    import asyncio
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off",
+                                           log_level="warning", access_log=False))
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(10):
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
