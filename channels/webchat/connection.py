@@ -134,9 +134,13 @@ class Chat:
         # Attached before the history is read: a reply stored meanwhile is in one or both
         # (the widget keeps one copy per message id), never in neither.
         hub.attach(self.conn)
-        writer = asyncio.create_task(self._write(), name=f"webchat-writer-{self.conn.key}")
+        writer: asyncio.Task[None] | None = None
         try:
-            self.conn.send(await self._welcome())
+            welcome = json.dumps(await self._welcome())
+            # Started once the welcome exists, which it sends first: anything the hub pushed
+            # while the history was read waits in the outbox behind it.
+            writer = asyncio.create_task(self._write(welcome),
+                                         name=f"webchat-writer-{self.conn.key}")
             await self._read()
         except WebSocketDisconnect:
             pass
@@ -147,11 +151,13 @@ class Chat:
             await _close(self.websocket, CLOSE_SERVER_ERROR)
         finally:
             hub.detach(self.conn)
-            writer.cancel()
-            with suppress(BaseException):
-                await writer
+            if writer is not None:
+                writer.cancel()
+                with suppress(BaseException):
+                    await writer
 
-    async def _write(self) -> None:
+    async def _write(self, welcome: str) -> None:
+        await self.websocket.send_text(welcome)
         while True:
             text = await self.conn.outbox.get()
             if text is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -338,3 +339,39 @@ async def test_an_agent_reply_and_typing_reach_the_widget(db_url: str) -> None:
         assert count == 1
         await back.close()
         await agent.close()
+
+
+async def test_a_tab_that_stops_reading_is_dropped_without_holding_anyone_up(
+        db_url: str) -> None:
+    async with site(db_url, limits=WebchatLimits(outbox_max=8)) as s:
+        hub = channel_of(s.console.runtime).hub
+        # A frozen tab: a tiny receive buffer (no autotuning) and no reading ahead.
+        address, port = s.host.rsplit(":", 1)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (address, int(port)))
+        # (no compression: repeated text would shrink to nothing on the wire)
+        stalled = await s.chat(max_queue=1, sock=sock, compression=None)
+        awake = await s.chat()
+        # It stops reading while replies keep coming: they pile up in its own bounded outbox,
+        # and the hub never waits for it.
+        frame = {"type": "message", "id": 0, "author": "bot", "text": "x" * 12000, "at": "now"}
+        delivered = []
+        for i in range(1, 1000):
+            delivered.append(hub.deliver(stalled.session_id, {**frame, "id": i}))
+            await asyncio.sleep(0)  # the socket's writer sends what the network takes
+        assert delivered[:8] == [1] * 8 and delivered[-1] == 0
+        # Everyone else is served as usual meanwhile.
+        (answer,) = await awake.ask("hello")
+        assert answer["author"] == "bot"
+        # The stalled tab, once it reads again, finds itself closed as too slow (4008) and
+        # resumes from its history on reconnect.
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await stalled.recv()
+        assert stalled.ws.close_code == 4008
+        back = await s.chat(token=stalled.token)
+        assert back.session_id == stalled.session_id
+        await back.close()
+        await awake.close()
