@@ -165,22 +165,23 @@ COMMANDS: dict[str, Command] = {
 
 async def handle(session: Session, raw: str) -> dict[str, Any] | None:
     """Run one command; the reply to send back (None for fire-and-forget ones like typing)."""
+    # Every frame costs a token, a malformed one too: otherwise a flood of garbage is free.
+    wait = await session.runtime.limiter.try_acquire(
+        f"console:ws:{session.caller.agent_id}", rate=20.0, burst=60)
     try:
         message = json.loads(raw)
     except ValueError:
         message = None
+    ref = message.get("ref") if isinstance(message, dict) else None
+    if wait > 0:
+        return {"type": "error", "ref": ref, "error": "slow_down", "retry_after_s": wait,
+                "message": "too many commands"}
     if not isinstance(message, dict):
         return {"type": "error", "ref": None, "error": "invalid", "message": "send JSON objects"}
-    ref = message.get("ref")
     command = COMMANDS.get(str(message.get("type")))
     if command is None:
         return {"type": "error", "ref": ref, "error": "unknown_type",
                 "message": f"unknown message type {message.get('type')!r}"}
-    wait = await session.runtime.limiter.try_acquire(
-        f"console:ws:{session.caller.agent_id}", rate=20.0, burst=60)
-    if wait > 0:
-        return {"type": "error", "ref": ref, "error": "slow_down", "retry_after_s": wait,
-                "message": "too many commands"}
     try:
         data = await command(session, message)
     except DomainError as error:

@@ -33,6 +33,10 @@ router = APIRouter()
 CLOSE_UNAUTHORIZED = 4001
 CLOSE_BAD_HELLO = 4002
 CLOSE_TOO_SLOW = 4008
+CLOSE_TOO_BIG = 1009
+# The largest command (a 4,000-character note) is a few KB of JSON. Run uvicorn with
+# --ws-max-size to stop a bigger frame before it is buffered at all.
+MAX_FRAME_CHARS = 64 * 1024
 
 
 def audiences_for(agent_id: int, role: str, skills: list[str]) -> frozenset[str]:
@@ -158,6 +162,9 @@ async def _receive_loop(websocket: WebSocket, session: Session) -> None:
         try:
             raw = await websocket.receive_text()
         except WebSocketDisconnect:
+            return
+        if len(raw) > MAX_FRAME_CHARS:
+            await _close(websocket, CLOSE_TOO_BIG, "frame too big")
             return
         reply = await handle(session, raw)
         if reply is not None:
