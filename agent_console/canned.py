@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import string
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,8 +18,11 @@ from core.agents import repository
 from core.agents.models import CannedResponse
 from core.agents.policy import parse_skill
 from core.auth.service import Caller
+from core.billing import repository as ledger
 from core.billing import service as billing
 from core.config import Settings
+from core.outages.service import outage_for_premise
+from core.premises import repository as premises
 
 
 class _Keep(dict[str, str]):
@@ -51,6 +55,15 @@ async def placeholder_values(session: AsyncSession, settings: Settings, *, conve
             account = accounts[0]
             values["account_number"] = account.number
             values["balance"] = f"${await billing.balance(session, account_id=account.id):,.2f}"
+            bills = await ledger.recent_bills(session, account_id=account.id, limit=1)
+            if bills:
+                values["due_date"] = bills[0].due_on.strftime("%B %-d")
+            for premise in await premises.of_account(session, account_id=account.id):
+                outage = await outage_for_premise(session, premise.id)
+                if outage is not None and outage.etr is not None:
+                    values["etr"] = outage.etr.astimezone(ZoneInfo(settings.utility_timezone)) \
+                        .strftime("%-I:%M %p %b %-d")
+                    break
     return values
 
 
