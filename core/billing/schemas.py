@@ -35,10 +35,11 @@ def _parse_amount(value: object) -> Decimal:
         raise ValueError("not a decimal amount")  # noqa: TRY004
     if not value.is_finite():
         raise ValueError("amount must be finite")
-    if value != value.quantize(CENT):
-        raise ValueError("amount has more than two decimal places")
+    # Size first: quantize() raises InvalidOperation (a 500) on a value past 28 digits.
     if abs(value) >= Decimal(100_000_000):
         raise ValueError("amount is too large")
+    if value != value.quantize(CENT):
+        raise ValueError("amount has more than two decimal places")
     return value.quantize(CENT)
 
 
