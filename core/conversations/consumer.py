@@ -4,6 +4,7 @@ re-take what a dead worker left pending. Used by the inbound and outbound pipeli
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -50,16 +51,28 @@ async def consume(queue: DurableQueue, *, stream: str, group: str, consumer: str
         finally:
             slots.release()
 
+    backoff = 0.0
     try:
         while not stop.is_set():
             batch: list[Delivery] = []
-            if loop.time() >= next_claim:
-                next_claim = loop.time() + stale_after_ms / 2000
-                batch = await queue.claim_stale(stream, group, consumer,
-                                                min_idle_ms=stale_after_ms, count=concurrency)
-            if not batch:
-                free = max(1, concurrency - len(running))
-                batch = await queue.read(stream, group, consumer, count=free, block_ms=500)
+            try:
+                if loop.time() >= next_claim:
+                    next_claim = loop.time() + stale_after_ms / 2000
+                    batch = await queue.claim_stale(stream, group, consumer,
+                                                    min_idle_ms=stale_after_ms,
+                                                    count=concurrency)
+                if not batch:
+                    free = max(1, concurrency - len(running))
+                    batch = await queue.read(stream, group, consumer, count=free, block_ms=500)
+                backoff = 0.0
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis restarted, stream deleted: keep the worker alive
+                backoff = min(5.0, backoff * 2 or 0.1)
+                log.exception("reading %s failed; retrying in %.1f s", stream, backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                continue
             for delivery in batch:
                 await slots.acquire()
                 task = asyncio.create_task(run(delivery))

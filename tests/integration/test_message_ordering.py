@@ -97,7 +97,8 @@ async def test_in_order_on_sqlite_with_in_process_workers(sqlite_url: str) -> No
 # Carrier HELP words, written five ways: answered by the compliance rules whatever bot the
 # worker processes have wired, so exactly one reply per message is known in advance.
 HELP_TEXTS = ["HELP", "help", "INFO", "Help.", "info!"]
-REDIS_DB = 13  # the workers use the default namespace, so they get a database of their own
+REDIS_DB = 15  # the workers use the default namespace, so they get a database of their own
+# (10-14 are taken by other production-shape tests and benches)
 
 
 @pytest.mark.postgres
