@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from core.billing.schemas import MoneyIn
+from core.pii import FreeText
 
 
 class LoginIn(BaseModel):
@@ -21,27 +22,27 @@ class MessageIn(BaseModel):
 
 
 class NoteIn(BaseModel):
-    body: str = Field(min_length=1, max_length=4000)
+    body: FreeText = Field(min_length=1, max_length=4000)
 
 
 class TransferIn(BaseModel):
     to_agent_id: int | None = None
     to_queue: str | None = None
-    note: str | None = Field(default=None, max_length=500)
+    note: FreeText | None = Field(default=None, max_length=500)
 
 
 class WrapUpIn(BaseModel):
     disposition: str = Field(min_length=1, max_length=32)
-    notes: str | None = Field(default=None, max_length=4000)
+    notes: FreeText | None = Field(default=None, max_length=4000)
 
 
 class HandBackIn(BaseModel):
-    note: str | None = Field(default=None, max_length=4000)
+    note: FreeText | None = Field(default=None, max_length=4000)
 
 
 class StormIn(BaseModel):
     on: bool
-    message: str = Field(default="", max_length=300)
+    message: FreeText = Field(default="", max_length=300)
 
 
 class AgentIn(BaseModel):
@@ -69,7 +70,7 @@ class AdjustmentIn(BaseModel):
     # Money as the operator API takes it: decimal strings, whole cents, bounded (an unbounded
     # amount overflowed the ledger's 64-bit cent sums and every later read of the account).
     amount: MoneyIn  # signed like the ledger: negative credits the customer
-    reason: str = Field(min_length=3, max_length=200)
+    reason: FreeText = Field(min_length=3, max_length=200)
 
 
 class ArrangementIn(BaseModel):
@@ -79,23 +80,23 @@ class ArrangementIn(BaseModel):
 
 class WaiveFeeIn(BaseModel):
     ledger_entry_id: int
-    reason: str = Field(min_length=3, max_length=200)
+    reason: FreeText = Field(min_length=3, max_length=200)
 
 
 class DepositIn(BaseModel):
     amount: MoneyIn | None = None  # None: the policy's requirement
-    reason: str = Field(default="set by agent", max_length=200)
+    reason: FreeText = Field(default="set by agent", max_length=200)
 
 
 class ServiceOrderIn(BaseModel):
     kind: str = Field(min_length=3, max_length=24)
     premise_id: int | None = None
-    notes: str | None = Field(default=None, max_length=500)
+    notes: FreeText | None = Field(default=None, max_length=500)
 
 
 class AccountNoteIn(BaseModel):
-    body: str = Field(min_length=1, max_length=2000)
+    body: FreeText = Field(min_length=1, max_length=2000)
 
 
 class DecisionIn(BaseModel):
-    reason: str = Field(default="", max_length=200)
+    reason: FreeText = Field(default="", max_length=200)

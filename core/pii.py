@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 MASK = "•"
 MIN_PAN_DIGITS = 13
@@ -91,3 +94,8 @@ def mask_card_numbers(text: str) -> str:
 
 def contains_card_number(text: str) -> bool:
     return bool(find_card_numbers(text))
+
+
+# A free-text field from outside (a memo, a reason, a note, a message): card numbers masked
+# the moment it is parsed, so no table, audit record or log line ever holds one in clear.
+FreeText = Annotated[str, AfterValidator(mask_card_numbers)]

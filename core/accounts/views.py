@@ -22,6 +22,7 @@ from core.billing.schemas import Money
 from core.errors import NotFound
 from core.http import DbSession
 from core.money import from_cents
+from core.pii import FreeText
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
 
@@ -55,7 +56,7 @@ class MedicalHoldIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     until: date
-    reason: str = Field(min_length=3, max_length=200)
+    reason: FreeText = Field(min_length=3, max_length=200)
 
 
 class BankruptcyIn(BaseModel):

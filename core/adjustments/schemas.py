@@ -8,19 +8,20 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.billing.schemas import LedgerEntryOut, Money, NonZeroMoney
+from core.pii import FreeText
 
 
 class AdjustmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     amount: NonZeroMoney = Field(description="Signed like the ledger: negative is a credit.")
-    reason: str = Field(min_length=3, max_length=200)
+    reason: FreeText = Field(min_length=3, max_length=200)
 
 
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(default=None, max_length=200)
+    reason: FreeText | None = Field(default=None, max_length=200)
 
 
 class AdjustmentRequestOut(BaseModel):

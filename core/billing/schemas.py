@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from core.money import CENT
+from core.pii import FreeText
 
 
 def _parse_amount(value: object) -> Decimal:
@@ -79,13 +80,13 @@ class PaymentIn(BaseModel):
     method: PaymentMethod
     reference: str | None = Field(default=None, min_length=1, max_length=64,
                                   description="The processor's id; a repeat is not posted twice.")
-    memo: str | None = Field(default=None, max_length=200)
+    memo: FreeText | None = Field(default=None, max_length=200)
 
 
 class ReversePaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(default="returned payment: NSF", min_length=1, max_length=200)
+    reason: FreeText = Field(default="returned payment: NSF", min_length=1, max_length=200)
 
 
 class LedgerEntryOut(BaseModel):

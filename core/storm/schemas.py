@@ -6,13 +6,15 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from core.pii import FreeText
+
 
 class StormSwitchIn(BaseModel):
     active: bool
     # Whether the report rate may switch it from now on; unset keeps the current setting.
     auto: bool | None = None
-    message: str | None = Field(default=None, max_length=300)
-    reason: str | None = Field(default=None, max_length=200)
+    message: FreeText | None = Field(default=None, max_length=300)
+    reason: FreeText | None = Field(default=None, max_length=200)
 
 
 class StormStateOut(BaseModel):
