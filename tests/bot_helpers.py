@@ -50,7 +50,8 @@ class Phone:
 
 
 @asynccontextmanager
-async def seeded_utility(db_url: str, customers: int = 30) -> AsyncIterator[Harness]:
+async def seeded_utility(db_url: str, customers: int = 30,
+                         **settings: object) -> AsyncIterator[Harness]:
     """A small demo utility (the personas first) behind the whole app."""
     engine = make_engine(db_url)
     try:
@@ -59,5 +60,5 @@ async def seeded_utility(db_url: str, customers: int = 30) -> AsyncIterator[Harn
     finally:
         await engine.dispose()
     # A generous inline budget: these tests read replies from the store either way.
-    async with messaging_app(db_url, inline_budget_s=5.0) as harness:
+    async with messaging_app(db_url, inline_budget_s=5.0, **settings) as harness:
         yield harness

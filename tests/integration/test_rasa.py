@@ -18,6 +18,7 @@ from bot.nlu.embedded import default_engine
 from bot.nlu.evaluate import evaluate, run_eval_async
 from bot.nlu.rasa_client import RasaNlu
 from bot.nlu.training_data import HELDOUT_FILE, load_examples
+from tests.bot_helpers import Phone, persona, seeded_utility
 
 pytestmark = [pytest.mark.rasa, pytest.mark.timeout(1800)]
 
@@ -82,6 +83,27 @@ async def test_eval_puts_rasa_beside_embedded(rasa_server: tooling.RasaServer) -
     assert [r.engine for r in reports] == ["embedded", "rasa"]
     print(text)
     assert "rasa F1" in text and "embedded F1" in text
+
+
+async def test_bot_flows_run_on_rasa(rasa_server: tooling.RasaServer, sqlite_url: str) -> None:
+    """The conversation tests' flows, with RASA_URL set: Rasa understands, the bot acts."""
+    before = sum(fallbacks(r) for r in ("error", "timeout", "circuit_open"))
+    async with seeded_utility(sqlite_url, rasa_url=rasa_server.url) as harness:
+        dana = Phone(harness, persona("resident").phone)
+        (question,) = await dana.text("our power just went out")
+        assert "downed wire" in question
+        (filed,) = await dana.text("no")
+        assert "reported" in filed
+        tanya = Phone(harness, persona("past_due").phone)
+        (ask,) = await tanya.text("what's my current balance")
+        assert "account number" in ask
+        (balance,) = await tanya.text(persona("past_due").account_number)
+        assert "balance $" in balance
+        replies = await tanya.text("i want to talk to a person")
+        assert any("in line" in r for r in replies)
+        assert (await tanya.conversation()).owner == "queued"
+    # Every turn was understood by Rasa itself: the embedded fallback never answered.
+    assert sum(fallbacks(r) for r in ("error", "timeout", "circuit_open")) == before
 
 
 async def test_stopped_rasa_falls_back_to_embedded_with_the_breaker_open(
