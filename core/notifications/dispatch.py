@@ -44,6 +44,7 @@ NOTICE_STREAM = "notices.outbound"
 NOTICE_GROUP = "stormdesk-notices"
 DEFER = timedelta(seconds=5)  # an out-of-order notice waits this long for its sibling
 DEFAULT_MPS = 1.0  # a sender that does not say its rate is treated as one long code
+EARLY_WAITS = (0.02, 0.05, 0.1, 0.2, 0.5, 0.0)
 
 
 @dataclass(slots=True)
@@ -55,6 +56,9 @@ class ChunkOutcome:
     failed: int = 0
     retried: int = 0
     reconciled: int = 0
+    # Some rows were still `pending` when read: their relay had not committed yet (or died).
+    # The entry is left unacknowledged, so it comes back once they say `queued`.
+    early: bool = False
     statuses: dict[int, str] = field(default_factory=dict)
 
 
@@ -77,9 +81,16 @@ class NoticeDispatcher:
 
     async def handle(self, ids: list[int]) -> ChunkOutcome:
         outcome = ChunkOutcome()
+        for wait in EARLY_WAITS:  # the relay XADDs just before it commits: give it a moment
+            async with self.runtime.sessions() as session:
+                pending = await repository.count_pending(session, ids)
+            if not pending:
+                break
+            await asyncio.sleep(wait)
         now = self.clock()
         async with unit_of_work(self.runtime.sessions) as session:
             rows = await repository.load(session, ids)
+            outcome.early = any(r.status == NoticeStatus.PENDING for r in rows)
             todo = [r for r in rows if r.status == NoticeStatus.QUEUED]
             stale = [r for r in rows if r.status == NoticeStatus.SENDING and r.claimed_at
                      is not None and r.claimed_at < now - self.policy.stale_claim]

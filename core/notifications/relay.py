@@ -32,8 +32,10 @@ class RelayPass:
 
 async def relay_once(runtime: Runtime, policy: NoticePolicy, *, now: datetime | None = None,
                      limit: int | None = None) -> int:
-    """Queue up to the window's free room; rows are marked queued and committed before their
-    entries go on the stream (a crash in between leaves them for `requeue_stuck`)."""
+    """Queue up to the window's free room. The entries go on the stream before the rows'
+    `queued` commits: a relay that dies in between leaves rows still pending (taken again
+    next pass) and entries a worker leaves unacknowledged until the rows say `queued`
+    (dispatch.handle), so no row is ever queued without an entry."""
     now = now or utcnow()
     async with unit_of_work(runtime.sessions) as session:
         if limit is None:
@@ -43,7 +45,7 @@ async def relay_once(runtime: Runtime, policy: NoticePolicy, *, now: datetime | 
         if limit <= 0:
             return 0
         ids = await repository.take_due(session, now=now, limit=limit)
-    await enqueue_chunks(runtime, ids, policy.chunk_size)
+        await enqueue_chunks(runtime, ids, policy.chunk_size)
     return len(ids)
 
 

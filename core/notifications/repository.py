@@ -262,6 +262,11 @@ async def load(session: AsyncSession, ids: Iterable[int]) -> list[NoticeRow]:
     return [NoticeRow(*row) for row in rows.tuples()]
 
 
+async def count_pending(session: AsyncSession, ids: Sequence[int]) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Notice).where(
+        Notice.id.in_(list(ids)), Notice.status == NoticeStatus.PENDING.value)) or 0)
+
+
 async def opted_out(session: AsyncSession, addresses: Iterable[str]) -> set[str]:
     """Which of these addresses (or the phone behind a whatsapp: one) said STOP."""
     wanted: set[str] = set()

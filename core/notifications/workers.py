@@ -87,7 +87,9 @@ async def run_senders(runtime: Runtime, policy: NoticePolicy,
                 log.error("dropping notice chunk %s after %d attempts", delivery.id,
                           delivery.attempts - 1)
             else:
-                await dispatcher.handle([int(i) for i in delivery.payload.get("ids", [])])
+                done = await dispatcher.handle([int(i) for i in delivery.payload.get("ids", [])])
+                if done.early:
+                    return  # re-taken by claim_stale once its relay committed (or gave up)
             await runtime.queue.ack(NOTICE_STREAM, NOTICE_GROUP, delivery.id)
         except asyncio.CancelledError:
             raise

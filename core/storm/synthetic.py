@@ -26,6 +26,9 @@ class Household:
     """The contact rules of customer number `i` (0-based inside the synthetic utility)."""
 
     i: int
+    # Of every ten households, how many keep their phone subscribed to outage alerts (before
+    # the one in ten who never subscribed): 10 means 90%, 5 about 45% (a storm-time share).
+    subscribed_tenths: int = 10
 
     @property
     def phone(self) -> str:
@@ -42,7 +45,7 @@ class Household:
 
     @property
     def alerts(self) -> bool:
-        return self.i % 10 != 3
+        return self.i % 10 != 3 and (self.i // 10) % 10 < self.subscribed_tenths
 
     @property
     def channel(self) -> str:
@@ -72,6 +75,7 @@ class SyntheticUtility:
     per_transformer: int
     per_feeder: int
     tag: str
+    subscribed_tenths: int = 10
     first_customer_id: int = 0
     feeder_ids: list[int] = field(default_factory=list)
     transformer_ids: list[int] = field(default_factory=list)
@@ -80,7 +84,7 @@ class SyntheticUtility:
 
     def households_on(self, feeder_ids: Iterable[int]) -> list[Household]:
         wanted = set(feeder_ids)
-        return [Household(i) for i in range(self.customers)
+        return [Household(i, self.subscribed_tenths) for i in range(self.customers)
                 if self.feeder_ids[i // self.per_feeder] in wanted]
 
     def expected_addresses(self, feeder_ids: Iterable[int]) -> set[str]:
@@ -97,14 +101,15 @@ class SyntheticUtility:
 async def build_synthetic_utility(
     engine: AsyncEngine, *, customers: int, per_transformer: int = 8, per_feeder: int = 1000,
     feeders_per_substation: int = 10, tag: str = "SYN", chunk: int = 20_000,
-    on_progress: Callable[[int], None] | None = None,
+    subscribed_tenths: int = 10, on_progress: Callable[[int], None] | None = None,
 ) -> SyntheticUtility:
     if per_feeder % per_transformer:
         raise ValueError("per_feeder must be a multiple of per_transformer")
     ids = Ids(await last_ids(engine))
     writer = RowWriter(engine)
     utility = SyntheticUtility(customers=customers, per_transformer=per_transformer,
-                               per_feeder=per_feeder, tag=tag)
+                               per_feeder=per_feeder, tag=tag,
+                               subscribed_tenths=subscribed_tenths)
     batch = Batch()
     for i in range(customers):
         if i % (per_feeder * feeders_per_substation) == 0:
@@ -122,7 +127,7 @@ async def build_synthetic_utility(
             utility.transformer_ids.append(transformer)
             batch.add("transformers", {"id": transformer, "code": f"{tag}-T{transformer}",
                                        "feeder_id": utility.feeder_ids[-1]})
-        _add_household(batch, ids, Household(i), utility)
+        _add_household(batch, ids, Household(i, subscribed_tenths), utility)
         if (i + 1) % chunk == 0 or i + 1 == customers:
             await writer.write(batch)
             if on_progress is not None:
