@@ -210,9 +210,9 @@ def nlu_eval(
 
 DEMO_PASSWORD = "stormdesk-demo"
 DEMO_USERS = (
-    ("agent1", "Avery (agent)", "agent", "billing,outage,collections,emergency"),
-    ("agent2", "Blake (agent)", "agent", "billing,outage,commercial,emergency"),
-    ("supervisor", "Sam (supervisor)", "supervisor", ""),
+    ("agent1", "Avery Lin", "agent", "billing,outage,collections,emergency"),
+    ("agent2", "Blake Moreno", "agent", "billing,outage,commercial,emergency"),
+    ("supervisor", "Sam Ortiz", "supervisor", ""),
 )
 
 
