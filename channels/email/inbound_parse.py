@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from email import policy
+from email.errors import MessageError
 from email.message import Message
 from email.parser import BytesParser
 
@@ -89,7 +90,11 @@ def _assemble(fields: dict[str, bytes], files: list[Message], charsets: dict[str
     for name in ("from", "to", "subject"):
         value = text(name)
         if value and headers.get(name) is None:
-            headers[name] = value
+            try:
+                # One line, as a header is: a CR or LF in a loose field made the stdlib raise.
+                headers[name] = " ".join(value.split())
+            except (ValueError, IndexError, MessageError):
+                continue  # the stdlib cannot parse it as a header; the field is a fallback
     attachments: list[tuple[str | None, str, bytes]] = []
     info = _json(fields.get("attachment-info"), {})
     for part in files:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.conversations.models import Message
@@ -18,7 +18,7 @@ from tests.messaging_helpers import Harness
 from .kit import abuse_app, basic_auth
 
 INBOUND = "/channels/email/inbound"
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 
@@ -100,19 +100,23 @@ async def harness(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
 
 @FUZZ
 @given(post=inbound_posts())
+# Found by this test: CR/LF in a loose field (header injection) was a ValueError, a 500.
+@example(post=("multipart/form-data; boundary=xYzZY", multipart([
+    ("from", b"a@example.com\r\nBcc: victim@example.com", None, None),
+    ("subject", b"hi\r\nX-Injected: 1", None, None), ("text", b"hello", None, None)])))
 async def test_broken_inbound_parse_posts_are_4xx_and_store_nothing(
         harness: Harness, post: tuple[str, bytes]) -> None:
     content_type, body = post
-    before = await harness.count(Message)
+    inbound = Message.direction == "inbound"  # replies to earlier posts land meanwhile
+    before = await harness.count(Message, inbound)
     response = await harness.client.post(INBOUND, content=body, headers={
         **basic_auth(), "Content-Type": content_type})
     assert response.status_code < 500, response.text
+    stored = await harness.count(Message, inbound) - before
     if response.status_code >= 400:
         assert response.status_code in (400, 413, 415, 422), response.text
-        assert await harness.count(Message) == before
+        assert stored == 0
     else:
-        # Accepted: stored once, or set aside as machine-written mail (stores nothing).
+        # Accepted: stored once, or a repeat, or set aside as machine-written mail.
         outcome = response.json()["outcome"]
-        inbound = await harness.count(Message, Message.direction == "inbound")
-        assert (outcome, inbound - before >= 0) in {("stored", True), ("repeat", True),
-                                                    ("machine", True)}
+        assert (outcome, stored) in {("stored", 1), ("repeat", 0), ("machine", 0)}
