@@ -6,6 +6,7 @@ BENCHMARKS: dict[str, str] = {
     "seed": "bench.bench_seed",
     "sms": "bench.bench_sms",
     "inference": "bench.bench_inference",
+    "webchat": "bench.bench_webchat",
     "bot": "bench.bench_bot",
     "console": "bench.bench_console",
 }

@@ -62,8 +62,7 @@
   var host = document.createElement("div");
   host.setAttribute("data-stormdesk-chat", "");
   var root = host.attachShadow({ mode: "open" });
-  root.innerHTML =
-    "<style>" +
+  var CSS =
     ":host{all:initial}" +
     ".sd{font:15px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1b1f24}" +
     ".sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;" +
@@ -112,8 +111,17 @@
     "border-radius:8px;min-height:20px;max-height:110px}" +
     ".send{padding:8px 14px;border:0;border-radius:8px;background:#0b5cad;color:#fff;" +
     "font-weight:600}" +
-    "@media (max-width:480px){.panel{right:6px;left:6px;width:auto;bottom:78px}}" +
-    "</style>" +
+    "@media (max-width:480px){.panel{right:6px;left:6px;width:auto;bottom:78px}}";
+  // A constructed stylesheet where the browser has them (nothing added to the host page's
+  // DOM); else a <style> element inside the shadow root.
+  var styled = false;
+  try {
+    var sheet = new CSSStyleSheet();
+    sheet.replaceSync(CSS);
+    root.adoptedStyleSheets = [sheet];
+    styled = true;
+  } catch (e) { /* older browser: the <style> element below */ }
+  root.innerHTML = (styled ? "" : "<style>" + CSS + "</style>") +
     "<div class='sd'>" +
     "<button class='launcher' type='button' aria-expanded='false' aria-controls='sd-panel'" +
     " data-testid='chat-launcher'>" +
