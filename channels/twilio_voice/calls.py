@@ -48,17 +48,21 @@ async def open_call(session: AsyncSession, *, form: Mapping[str, str],
     needed), and record the call once. Flushes; the caller's unit of work commits."""
     sid = call_sid(form)
     address = caller_address(form, region=region)
+    # Signed by Twilio, but still bound for bounded columns: a NUL or an overlong value
+    # would be a PostgreSQL 500, and an unknown status is recorded as the call ringing.
+    recipient = form.get("To", "").replace("\x00", "")[:254]
     probe = InboundMessage(channel="voice", external_id=sid, sender=address,
-                           recipient=form.get("To", ""))
+                           recipient=recipient)
     identity = await service.resolve_identity(session, probe)
     conversation = await service.find_or_open(session, channel="voice", address=address,
                                               identity=identity)
     status = str(form.get("CallStatus") or "ringing").lower()
+    status = status if status in CALL_RANK else "ringing"
     now = utcnow()
     created = await repository.insert_ignoring_conflict(session, Message, {
         "conversation_id": conversation.id, "direction": "inbound", "channel": "voice",
         "external_id": sid, "author": "system", "sender": address,
-        "recipient": form.get("To", ""), "body": _describe(status, None), "media": [],
+        "recipient": recipient, "body": _describe(status, None), "media": [],
         "quick_replies": [], "purpose": CALL_PURPOSE, "status": status[:16],
         "status_rank": CALL_RANK.get(status, 1), "created_at": now, "status_at": now,
         # Handled from the start: a call is not something for the bot to answer.
