@@ -57,6 +57,9 @@ def serve(
         workers=workers if settings.redis_url else 1,
         log_level="warning",
         access_log=False,
+        # No websocket frame we accept is larger (console 64 KB, web chat 16 KB): refuse
+        # bigger ones before they are buffered.
+        ws_max_size=64 * 1024,
     )
 
 
