@@ -9,4 +9,5 @@ BENCHMARKS: dict[str, str] = {
     "webchat": "bench.bench_webchat",
     "bot": "bench.bench_bot",
     "console": "bench.bench_console",
+    "storm": "bench.bench_storm",
 }
