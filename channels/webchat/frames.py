@@ -59,7 +59,10 @@ def decode(raw: str, *, limits: WebchatLimits) -> ClientFrame:
     """One text frame → a typed frame, or FrameError with the code the client sees."""
     try:
         data = json.loads(raw)
-    except ValueError:
+        # "\ud800" is valid JSON but decodes to a lone surrogate, which no UTF-8 can carry:
+        # refuse it here, not with a UnicodeEncodeError (close 1011) wherever it is encoded.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except ValueError:  # UnicodeEncodeError included
         raise FrameError("bad_json", "a frame is one JSON object") from None
     if not isinstance(data, dict):
         raise FrameError("bad_json", "a frame is one JSON object")
