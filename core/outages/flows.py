@@ -26,6 +26,7 @@ from core.db import unit_of_work
 from core.enums import Channel, Role
 from core.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from core.events import DomainEvent
+from core.notifications.flows import plan_notices
 from core.outages import repository, service
 from core.outages.enums import ReportSource
 from core.outages.models import Outage
@@ -67,6 +68,11 @@ async def writing(runtime: Runtime, caller: Caller) -> AsyncIterator[Write]:
     async with unit_of_work(runtime.sessions) as session:
         write = Write(session, caller)
         yield write
+        policy = runtime.extras.get("notice_policy")
+        if policy is not None and write.events:
+            # The outbox: notices are planned in the outage change's own transaction, so a
+            # confirmed or restored outage can never commit without its notices (or twice).
+            await plan_notices(session, write.events, policy=policy)
     for event in write.events:
         try:
             await runtime.bus.publish(event.topic, event.to_payload())
