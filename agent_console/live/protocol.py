@@ -18,6 +18,7 @@ from agent_console.live.hub import Connection, ConsoleHub
 from agent_console.storm import storm_switch
 from core.auth.service import Caller
 from core.errors import DomainError, Invalid, Unauthorized
+from core.pii import mask_card_numbers
 from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,12 @@ def _str(message: dict[str, Any], key: str, *, required: bool = True) -> str | N
     return value
 
 
+def _free(message: dict[str, Any], key: str, *, required: bool = True) -> str | None:
+    """Free text (a note, a reason): card numbers masked, as FreeText does for REST bodies."""
+    value = _str(message, key, required=required)
+    return None if value is None else mask_card_numbers(value)
+
+
 async def _ping(s: Session, m: dict[str, Any]) -> Any:
     return {"pong": True}
 
@@ -82,7 +89,7 @@ async def _decline(s: Session, m: dict[str, Any]) -> Any:
 async def _send(s: Session, m: dict[str, Any]) -> Any:
     return await actions.send_message(s.runtime, s.caller,
                                       conversation_id=_int(m, "conversation_id"),
-                                      text=_str(m, "text") or "")
+                                      text=_free(m, "text") or "")
 
 
 async def _typing(s: Session, m: dict[str, Any]) -> Any:
@@ -92,7 +99,7 @@ async def _typing(s: Session, m: dict[str, Any]) -> Any:
 
 async def _note(s: Session, m: dict[str, Any]) -> Any:
     return await actions.add_note(s.runtime, s.caller, conversation_id=_int(m, "conversation_id"),
-                                  body=_str(m, "body") or "")
+                                  body=_free(m, "body") or "")
 
 
 async def _transfer(s: Session, m: dict[str, Any]) -> Any:
@@ -102,7 +109,7 @@ async def _transfer(s: Session, m: dict[str, Any]) -> Any:
     return await actions.transfer(s.runtime, s.caller, conversation_id=_int(m, "conversation_id"),
                                   to_agent_id=to_agent,
                                   to_skill=_str(m, "to_queue", required=False),
-                                  note=_str(m, "note", required=False))
+                                  note=_free(m, "note", required=False))
 
 
 async def _wrap_up_start(s: Session, m: dict[str, Any]) -> Any:
@@ -113,12 +120,12 @@ async def _wrap_up_start(s: Session, m: dict[str, Any]) -> Any:
 async def _wrap_up_complete(s: Session, m: dict[str, Any]) -> Any:
     return await actions.complete_wrap_up(
         s.runtime, s.caller, conversation_id=_int(m, "conversation_id"),
-        disposition=_str(m, "disposition") or "", notes=_str(m, "notes", required=False))
+        disposition=_str(m, "disposition") or "", notes=_free(m, "notes", required=False))
 
 
 async def _hand_back(s: Session, m: dict[str, Any]) -> Any:
     return await actions.hand_back(s.runtime, s.caller, conversation_id=_int(m, "conversation_id"),
-                                   note=_str(m, "note", required=False))
+                                   note=_free(m, "note", required=False))
 
 
 async def _monitor_start(s: Session, m: dict[str, Any]) -> Any:
@@ -141,7 +148,7 @@ async def _storm(s: Session, m: dict[str, Any]) -> Any:
     if not isinstance(on, bool):
         raise Invalid("on must be true or false")
     return await storm_switch(s.runtime).switch(on=on, by=s.caller,
-                                                message=_str(m, "message", required=False) or "")
+                                                message=_free(m, "message", required=False) or "")
 
 
 COMMANDS: dict[str, Command] = {

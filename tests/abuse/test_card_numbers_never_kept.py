@@ -6,6 +6,8 @@ groups folded away."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
+from websockets.asyncio.client import connect
 
 from channels.webchat.client import ChatClient
 from core.accounts.models import Account
@@ -186,3 +189,23 @@ async def test_the_sweep_finds_a_card_number_kept_in_clear(scene: Scene) -> None
     leaks = await scene.leaks()
     assert leaks["database"] == ["customers.mailing_address"]
     assert leaks["files"] == [] and leaks["logs"]
+
+
+async def test_console_notes_sent_over_the_agent_socket(scene: Scene) -> None:
+    """The socket's commands skip the REST schemas (and their FreeText masking)."""
+    response = await post_signed(scene.harness.client, SMS_PATH, sms_payload(
+        sender=persona("resident").phone, body="I need a person"))
+    assert response.status_code == 200, response.text
+    (inbound,) = await scene.harness.messages(Message.direction == "inbound")
+    token = scene.callers.sue["Authorization"].removeprefix("Bearer ")
+    async with served(scene.harness.app) as host, connect(f"ws://{host}/agent/ws") as ws:
+        await ws.send(json.dumps({"type": "hello", "token": token}))
+        assert json.loads(await ws.recv())["type"] == "welcome"
+        await ws.send(json.dumps({"type": "note.add", "ref": "n",
+                                  "conversation_id": inbound.conversation_id,
+                                  "body": f"customer read out {CARD}"}))
+        async with asyncio.timeout(10):
+            while (frame := json.loads(await ws.recv())).get("ref") != "n":
+                pass
+    assert frame["type"] == "ack", frame
+    assert await scene.leaks() == NOWHERE
