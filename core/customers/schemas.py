@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.pii import FreeText
+
 
 class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -26,7 +28,7 @@ class CustomerIn(BaseModel):
     first_name: str | None = Field(default=None, max_length=80)
     last_name: str | None = Field(default=None, max_length=80)
     business_name: str | None = Field(default=None, max_length=160)
-    mailing_address: str | None = Field(default=None, max_length=200)
+    mailing_address: FreeText | None = Field(default=None, max_length=200)
     mailing_city: str | None = Field(default=None, max_length=80)
     mailing_state: str | None = Field(default=None, min_length=2, max_length=2)
     mailing_zip: str | None = Field(default=None, pattern=r"^\d{5}(-\d{4})?$")

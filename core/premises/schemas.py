@@ -7,12 +7,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.enums import ServiceKind
+from core.pii import FreeText
 
 
 class PremiseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    address: str = Field(min_length=1, max_length=200)
+    address: FreeText = Field(min_length=1, max_length=200)
     unit: str | None = Field(default=None, max_length=20)
     city: str = Field(min_length=1, max_length=80)
     state: str = Field(min_length=2, max_length=2)

@@ -168,8 +168,24 @@ MEMO_FIELDS = {
                             {"until": "2099-01-01", "reason": "card " + CARD}),
     "storm message": ("PUT", "/api/v1/storm", "admin",
                       {"active": True, "message": "pay with " + CARD}),
+    "customer address": ("POST", "/api/v1/customers", "admin",
+                         {"first_name": "Ann", "last_name": "Lee",
+                          "mailing_address": "card " + CARD}),
+    "premise address": ("POST", "/api/v1/premises", "admin",
+                        {"address": "12 Elm " + CARD, "city": "Tulsa", "state": "OK",
+                         "zip": "74101"}),
+    "payment reference": ("POST", "/api/v1/accounts/{a}/payments", "admin",
+                          {"amount": "1.00", "method": "card", "reference": CARD_DIGITS}),
 }
-@pytest.mark.parametrize("field", list(MEMO_FIELDS))
+# Masking a processor's reference could make two payments one (it is the idempotency key).
+NOT_MASKED = {"payment reference": "the processor's reference is stored as sent "
+              "(core/billing/schemas.py:81, PaymentIn.reference): masking it would merge two "
+              "payments whose references share the last four digits"}
+
+
+@pytest.mark.parametrize("field", [
+    pytest.param(name, marks=[pytest.mark.xfail(strict=True, reason=NOT_MASKED[name])]
+                 if name in NOT_MASKED else []) for name in MEMO_FIELDS])
 async def test_rest_memo_fields(scene: Scene, field: str) -> None:
     method, path, who, body = MEMO_FIELDS[field]
     account_id = await _seed_account(scene)
