@@ -50,6 +50,16 @@ async def _pg_exec(sql: str) -> None:
         await conn.close()
 
 
+async def _pg_version() -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(_pg_admin_dsn(), timeout=5)
+    try:
+        return int(await conn.fetchval("SHOW server_version_num"))
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from stormdesk.migrate import upgrade
@@ -57,6 +67,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("db") / "template.db"
     upgrade(f"sqlite+aiosqlite:///{path}")
     return path
+
+
+_STRATEGY = ""
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +83,8 @@ def pg_template() -> AsyncIterator[str]:
     except Exception as exc:  # noqa: BLE001
         unavailable("PostgreSQL", exc)
     upgrade(_with_db(_pg_admin_dsn(), name))
+    global _STRATEGY
+    _STRATEGY = " STRATEGY FILE_COPY" if asyncio.run(_pg_version()) >= 150000 else ""
     yield name
     asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -84,7 +99,9 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 @pytest.fixture
 async def pg_url(pg_template: str) -> AsyncIterator[str]:
     name = f"sdtest_{uuid.uuid4().hex[:12]}"
-    await _pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    # FILE_COPY (PostgreSQL 15+) copies the small template's files instead of WAL-logging every
+    # page: about half the time per test database.
+    await _pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"{_STRATEGY}')
     yield _with_db(_pg_admin_dsn(), name)
     await _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
