@@ -10,4 +10,6 @@ BENCHMARKS: dict[str, str] = {
     "bot": "bench.bench_bot",
     "console": "bench.bench_console",
     "storm": "bench.bench_storm",
+    "nlu": "bench.bench_nlu",
+    "email": "bench.bench_email",
 }
