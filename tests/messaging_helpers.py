@@ -21,6 +21,7 @@ from core.conversations.schemas import Outgoing, SendReceipt
 from core.customers.models import Contact, Customer
 from core.db import unit_of_work
 from core.runtime import Runtime
+from integrations.notices.senders import TwilioNoticeSender
 from integrations.twilio import HttpxTwilioClient, TwilioOptions, TwilioSender
 from integrations.twilio.fake_api import FakeTwilio
 from stormdesk.app import create_app
@@ -110,6 +111,9 @@ def messaging_settings(db_url: str, **overrides: Any) -> Settings:
         "database_url": db_url, "env": "test", "log_json": False,
         "twilio_account_sid": ACCOUNT_SID, "twilio_auth_token": AUTH_TOKEN,
         "public_base_url": PUBLIC_BASE_URL, "utility_phone": "+15045550199",
+        # Any Twilio client a test forgets to point at the fake fails fast on this machine
+        # (nothing listens on port 9) instead of reaching out to api.twilio.com.
+        "twilio_api_base": "http://127.0.0.1:9",
     }
     values.update(overrides)
     return Settings(**values)
@@ -154,21 +158,29 @@ class Harness:
             return customer.id
 
 
-def fake_twilio_sender(runtime: Runtime, twilio: FakeTwilio) -> TwilioSender:
-    """The real TwilioSender and twilio Client, talking to the in-memory fake API."""
+def fake_twilio_client(twilio: FakeTwilio) -> Any:
+    """The official twilio Client, talking to the in-memory fake API."""
     from twilio.rest import Client
 
     http = HttpxTwilioClient(transport=httpx.ASGITransport(app=twilio.app()))
-    client = Client(username=ACCOUNT_SID, password=AUTH_TOKEN, account_sid=ACCOUNT_SID,
-                    http_client=http)
+    return Client(username=ACCOUNT_SID, password=AUTH_TOKEN, account_sid=ACCOUNT_SID,
+                  http_client=http)
+
+
+def fake_twilio_options() -> TwilioOptions:
+    return TwilioOptions(status_callback=PUBLIC_BASE_URL + STATUS_PATH,
+                         mps_overrides={UTILITY_NUMBER: 1000.0, WHATSAPP_NUMBER: 1000.0,
+                                        "+15045550199": 1000.0})
+
+
+def fake_twilio_sender(runtime: Runtime, twilio: FakeTwilio) -> TwilioSender:
+    """The real TwilioSender and twilio Client, talking to the in-memory fake API."""
 
     async def no_sleep(_seconds: float) -> None:
         return None
 
-    options = TwilioOptions(status_callback=PUBLIC_BASE_URL + STATUS_PATH,
-                            mps_overrides={UTILITY_NUMBER: 1000.0, WHATSAPP_NUMBER: 1000.0,
-                                           "+15045550199": 1000.0})
-    return TwilioSender(client, limiter=runtime.limiter, options=options, sleep=no_sleep)
+    return TwilioSender(fake_twilio_client(twilio), limiter=runtime.limiter,
+                        options=fake_twilio_options(), sleep=no_sleep)
 
 
 @asynccontextmanager
@@ -182,6 +194,10 @@ async def messaging_app(db_url: str, *, inline_budget_s: float | None = None,
     twilio = FakeTwilio()
     sender = fake_twilio_sender(runtime, twilio)
     runtime.extras["senders"] = {"sms": sender, "whatsapp": sender}
+    # Outage notices go to the same fake API, through the real notice sender.
+    notices = TwilioNoticeSender(fake_twilio_client(twilio), limiter=runtime.limiter,
+                                 options=fake_twilio_options())
+    runtime.extras["notice_senders"] = {"sms": notices, "whatsapp": notices}
     if responder is not None:
         runtime.extras["responder"] = responder
     if inline_budget_s is not None:
