@@ -19,6 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from core.db import make_engine, make_sessionmaker
 
+# No test may reach a real provider: a Twilio client nobody pointed at a fake gets a local
+# port where nothing listens (tests that run a fake pass its URL explicitly).
+os.environ.setdefault("TWILIO_API_BASE", "http://127.0.0.1:9")
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_SERVER = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_SERVER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
