@@ -9,8 +9,7 @@ from core.errors import Invalid
 
 def to_e164(raw: str, region: str = "US") -> str:
     text = (raw or "").strip()
-    if text.startswith("whatsapp:"):
-        text = text[len("whatsapp:"):]
+    text = text.removeprefix("whatsapp:")
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:

@@ -29,15 +29,15 @@ async def test_unmigrated_database_is_refused(tmp_path: Path) -> None:
 
 async def test_health_ready_metrics(db_url: str) -> None:
     app = create_app(_settings(db_url))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://t") as client:
-            assert (await client.get("/healthz")).json() == {"status": "ok"}
-            ready = await client.get("/readyz")
-            assert ready.status_code == 200
-            assert ready.json()["checks"]["database"] == "ok"
-            metrics = await client.get("/metrics")
-            assert "stormdesk_http_requests_total" in metrics.text
+    async with (app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                  base_url="http://t") as client):
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["checks"]["database"] == "ok"
+        metrics = await client.get("/metrics")
+        assert "stormdesk_http_requests_total" in metrics.text
 
 
 async def test_bearer_tokens(db_url: str) -> None:
@@ -60,11 +60,11 @@ async def test_bearer_tokens(db_url: str) -> None:
 
     app = create_app(_settings(db_url))
     app.include_router(probe)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://t") as client:
-            assert (await client.get("/probe")).status_code == 401
-            bad = await client.get("/probe", headers={"Authorization": "Bearer nope"})
-            assert bad.status_code == 401
-            ok = await client.get("/probe", headers={"Authorization": f"Bearer {raw}"})
-            assert ok.json() == {"role": "admin"}
+    async with (app.router.lifespan_context(app),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                  base_url="http://t") as client):
+        assert (await client.get("/probe")).status_code == 401
+        bad = await client.get("/probe", headers={"Authorization": "Bearer nope"})
+        assert bad.status_code == 401
+        ok = await client.get("/probe", headers={"Authorization": f"Bearer {raw}"})
+        assert ok.json() == {"role": "admin"}

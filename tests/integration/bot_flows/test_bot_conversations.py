@@ -143,7 +143,7 @@ async def test_unknown_number_learns_nothing(db_url: str) -> None:
         # An account number alone is not enough from a number we don't know.
         (refused,) = await stranger.text(persona("resident").account_number)
         assert "doesn't match" in refused and "$" not in refused
-        (outage,) = await stranger.text("OUT")
+        await stranger.text("OUT")
         (unknown,) = await stranger.text("no")
         assert "couldn't find an account" in unknown
 
