@@ -8,13 +8,12 @@ import contextlib
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
-from bench.context import BenchContext
+from bench.context import BenchContext, server_processes
 from bench.stats import percentile
 
 TITLE = "Inbound SMS webhook: messages/s and latency, replies included"
@@ -139,28 +138,10 @@ async def _drive(base: str, *, senders: int, seconds: float, warmup_s: float,
     }
 
 
-@contextlib.asynccontextmanager
-async def _processes(*commands: list[str], env: dict[str, str]) -> AsyncIterator[list[int]]:
+def _processes(*commands: list[str], env: dict[str, str]
+               ) -> contextlib.AbstractAsyncContextManager[list[int]]:
     """Start the commands; yields their pids (the first may be a helper, see callers)."""
-    procs = [await asyncio.create_subprocess_exec(*cmd, cwd=ROOT, env=env,
-                                                  stdout=asyncio.subprocess.DEVNULL,
-                                                  stderr=asyncio.subprocess.PIPE)
-             for cmd in commands]
-    try:
-        yield [proc.pid for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.returncode is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                async with asyncio.timeout(20):
-                    _, err = await proc.communicate()
-            except TimeoutError:
-                proc.kill()
-                _, err = await proc.communicate()
-            if proc.returncode not in (0, -15):
-                print(err.decode(errors="replace")[-3000:], file=sys.stderr)
+    return server_processes(list(commands), env=env, cwd=ROOT, stop_timeout_s=20)
 
 
 async def _wait_ready(base: str, path: str = "/healthz", timeout_s: float = 180.0) -> None:

@@ -10,11 +10,10 @@ import resource
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from bench.context import BenchContext
+from bench.context import BenchContext, server_processes
 from bench.stats import percentile
 
 TITLE = "Web chat: sessions held and message round trip"
@@ -63,27 +62,10 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@contextlib.asynccontextmanager
-async def _processes(commands: list[list[str]], env: dict[str, str]) -> AsyncIterator[list[int]]:
+def _processes(commands: list[list[str]], env: dict[str, str]
+               ) -> contextlib.AbstractAsyncContextManager[list[int]]:
     """Start the server processes (the API first); stop them after; their pids."""
-    procs = [await asyncio.create_subprocess_exec(
-        *command, cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE) for command in commands]
-    try:
-        yield [proc.pid for proc in procs]
-    finally:
-        for proc in procs:
-            if proc.returncode is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                async with asyncio.timeout(30):
-                    _, err = await proc.communicate()
-            except TimeoutError:
-                proc.kill()
-                _, err = await proc.communicate()
-            if proc.returncode not in (0, -15):
-                print(err.decode(errors="replace")[-3000:], file=sys.stderr)
+    return server_processes(commands, env=env, cwd=ROOT, stop_timeout_s=30)
 
 
 def _env(**values: str) -> dict[str, str]:

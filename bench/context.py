@@ -114,3 +114,28 @@ async def versions(postgres_url: str) -> dict[str, str]:
     except Exception as exc:  # noqa: BLE001 - a missing server is reported, not fatal
         found["postgresql"] = f"unavailable ({type(exc).__name__})"
     return found
+
+
+@asynccontextmanager
+async def server_processes(commands: list[list[str]], *, env: dict[str, str], cwd: Path,
+                           stop_timeout_s: float = 30.0) -> AsyncIterator[list[int]]:
+    """Start the commands (servers under test); yield their pids; on exit terminate them,
+    kill any that outlive `stop_timeout_s`, and print the stderr tail of any that failed."""
+    procs = [await asyncio.create_subprocess_exec(
+        *command, cwd=cwd, env=env, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE) for command in commands]
+    try:
+        yield [proc.pid for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                async with asyncio.timeout(stop_timeout_s):
+                    _, err = await proc.communicate()
+            except TimeoutError:
+                proc.kill()
+                _, err = await proc.communicate()
+            if proc.returncode not in (0, -15):
+                print(err.decode(errors="replace")[-3000:], file=sys.stderr)
