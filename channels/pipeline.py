@@ -25,7 +25,7 @@ from core.runtime import Runtime
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 30.0
-DEFAULT_CONCURRENCY = 16  # PostgreSQL pool: 10 + 20 overflow per process (core/db.py)
+DEFAULT_CONCURRENCY = 16  # PostgreSQL pool: 20 + 10 overflow per process (core/db.py)
 EMBEDDED_CONCURRENCY = 8  # SQLite pool: 5 + 10, shared with the webhooks in the same process
 
 

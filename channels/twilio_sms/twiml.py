@@ -8,13 +8,12 @@ from fastapi import Response
 from twilio.twiml.messaging_response import MessagingResponse
 
 from channels.base import text_fallback
-from core.conversations.models import Message
-from core.conversations.schemas import Outgoing
+from core.conversations.schemas import InlineReply, Outgoing
 
 TWIML = "application/xml"
 
 
-def messaging_twiml(replies: Sequence[Message], *, status_url: str | None = None) -> Response:
+def messaging_twiml(replies: Sequence[InlineReply], *, status_url: str | None = None) -> Response:
     """<Response> with one <Message> per reply; empty means "nothing to say now".
 
     Each <Message> gets an `action` URL carrying our message id: Twilio posts the new

@@ -25,7 +25,15 @@ from core.conversations.events import (
 from core.conversations.models import Conversation, Message
 from core.conversations.policy import BOT_SPEAKS, Owner, can_transition
 from core.conversations.ports import Responder
-from core.conversations.schemas import BotOutcome, Handoff, InboundMessage, Media, Reply, Turn
+from core.conversations.schemas import (
+    BotOutcome,
+    Handoff,
+    InboundMessage,
+    InlineReply,
+    Media,
+    Reply,
+    Turn,
+)
 from core.db import unit_of_work
 from core.events import DomainEvent
 from core.runtime import Runtime
@@ -82,6 +90,8 @@ class _Handled:
     inbound_id: int = 0
     to_send: list[int] = field(default_factory=list)
     events: list[DomainEvent] = field(default_factory=list)
+    # Text replies handed to the waiting webhook (status "queued"): they ride the wake-up.
+    handed_over: list[InlineReply] | None = None
 
 
 async def handle_conversation(runtime: Runtime, conversation_id: int,
@@ -124,7 +134,10 @@ async def handle_message(runtime: Runtime, message_id: int, responder: Responder
 
 async def after_commit(runtime: Runtime, outcome: _Handled) -> None:
     if outcome.inline:
-        await runtime.bus.publish(INLINE_TOPIC, {"message_id": outcome.inbound_id})
+        wake: dict[str, Any] = {"message_id": outcome.inbound_id}
+        if outcome.handed_over is not None:
+            wake["replies"] = [reply.to_payload() for reply in outcome.handed_over]
+        await runtime.bus.publish(INLINE_TOPIC, wake)
     for reply_id in outcome.to_send:
         await runtime.queue.enqueue(OUTBOUND_STREAM, {"message_id": reply_id})
     await publish(runtime, outcome.events)
@@ -237,8 +250,21 @@ async def _record(session: Any, message: Message, replies: list[tuple[Reply, str
     if marked is None:
         raise _AlreadyHandled(message.id)
     outcome.inline = marked.inline_state == "answered"
-    status = "held" if outcome.inline else "pending"
+    # A text webhook waiting for this message gets its replies with the wake-up: the consent
+    # check happens here, in this transaction, right before the webhook answers, and it then
+    # answers without touching the database. (A phone call reads its held replies itself.)
+    hand_over = outcome.inline and message.channel in service.TEXT_CHANNELS
+    opted_out = bool(replies) and hand_over and await compliance.is_opted_out(
+        session, message.sender)
+    if hand_over:
+        outcome.handed_over = []
     for reply, purpose in replies:
+        if not outcome.inline:
+            status = "pending"
+        elif not hand_over:
+            status = "held"
+        else:
+            status = "suppressed" if opted_out and purpose != "compliance" else "queued"
         rows = await service.record_reply(session, conversation_id=message.conversation_id,
                                           reply=reply, author="bot" if purpose == "reply"
                                           else "system", reply_to=message, purpose=purpose,
@@ -249,6 +275,8 @@ async def _record(session: Any, message: Message, replies: list[tuple[Reply, str
                                                 channel=row.channel))
             if not outcome.inline:
                 outcome.to_send.append(row.id)
+            elif outcome.handed_over is not None and status == "queued":
+                outcome.handed_over.append(InlineReply.of(row))
 
 
 async def send_reply(runtime: Runtime, *, conversation_id: int, reply: Reply,

@@ -132,3 +132,38 @@ class SendFailed(Exception):
         self.permanent = permanent or opted_out or outcome_unknown
         self.opted_out = opted_out
         self.outcome_unknown = outcome_unknown
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class InlineReply:
+    """A reply handed to the webhook waiting for it, as it rides the wake-up on the bus.
+
+    Named like the message row's columns, so whatever renders a stored reply renders this."""
+
+    id: int
+    channel: str
+    recipient: str
+    sender: str
+    body: str
+    media: tuple[dict[str, str], ...] = ()
+    quick_replies: tuple[str, ...] = ()
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"id": self.id, "channel": self.channel, "recipient": self.recipient,
+                "sender": self.sender, "body": self.body, "media": list(self.media),
+                "quick_replies": list(self.quick_replies)}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> InlineReply:
+        return cls(id=int(data["id"]), channel=str(data["channel"]),
+                   recipient=str(data["recipient"]), sender=str(data["sender"]),
+                   body=str(data["body"]),
+                   media=tuple(dict(m) for m in data.get("media") or ()),
+                   quick_replies=tuple(str(q) for q in data.get("quick_replies") or ()))
+
+    @classmethod
+    def of(cls, row: Any) -> InlineReply:
+        """From a stored message row."""
+        return cls(id=row.id, channel=row.channel, recipient=row.recipient, sender=row.sender,
+                   body=row.body, media=tuple(row.media or ()),
+                   quick_replies=tuple(row.quick_replies or ()))
