@@ -121,9 +121,9 @@ async def _server(ctx: BenchContext, url: str, redis_url: str | None) -> AsyncIt
     processes = [_spawn([sys.executable, "-m", "uvicorn", "stormdesk.asgi:app", "--host",
                          "127.0.0.1", "--port", str(port), "--log-level", "warning"], env,
                         logs / "api.log")]
-    if redis_url:
-        processes.append(_spawn([sys.executable, "-m", "stormdesk", "worker"], env,
-                                logs / "worker.log"))
+    if redis_url:  # production: two workers share the stream, as deployed
+        processes += [_spawn([sys.executable, "-m", "stormdesk", "worker"], env,
+                             logs / f"worker{n}.log") for n in (1, 2)]
     ctx.log(f"server output in {logs}")
     host = f"127.0.0.1:{port}"
     try:
@@ -259,7 +259,8 @@ async def _measure(ctx: BenchContext, *, backend: str, agents: int, rate: float,
     leg = summary_ms([x for c in clients for x in c.console_leg])
     broadcast = summary_ms(spread)
     return {
-        "backend": "SQLite, in-process bus" if backend == "sqlite" else "PostgreSQL + Redis",
+        "setup": ("embedded: SQLite, in-process bus" if backend == "sqlite"
+                  else "production: PostgreSQL + Redis, 1 API + 2 workers"),
         "agents": agents,
         "inbound msg/s": round(offered, 1),
         "messages": total,

@@ -100,8 +100,28 @@ def machine() -> dict[str, str]:
             "os": f"{platform.system()} {platform.release()}"}
 
 
+# The libraries on the measured path, and the peer's: a changed version explains a changed number.
+PACKAGES = ("fastapi", "uvicorn", "sqlalchemy", "asyncpg", "redis", "twilio")
+
+
+def rasa_version() -> str:
+    """Rasa in the venv scripts/rasa_env.sh builds, read from its dist-info (no 3.10 start-up)."""
+    venv = Path(os.environ.get("STORMDESK_RASA_VENV", Path.home() / ".cache/stormdesk/rasa"))
+    found = next((venv / "lib").glob("python3.*/site-packages/rasa-*.dist-info"), None)
+    return found.name.removeprefix("rasa-").removesuffix(".dist-info") if found else "not built"
+
+
 async def versions(postgres_url: str) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
     found = {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
+    for package in PACKAGES:
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    found["rasa"] = rasa_version()
+    found["redis server"] = await _redis_server_version()
     try:
         import asyncpg
 
@@ -114,6 +134,19 @@ async def versions(postgres_url: str) -> dict[str, str]:
     except Exception as exc:  # noqa: BLE001 - a missing server is reported, not fatal
         found["postgresql"] = f"unavailable ({type(exc).__name__})"
     return found
+
+
+async def _redis_server_version() -> str:
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"))
+    try:
+        async with asyncio.timeout(3):
+            return str((await client.info("server"))["redis_version"])
+    except Exception as exc:  # noqa: BLE001 - a missing server is reported, not fatal
+        return f"unavailable ({type(exc).__name__})"
+    finally:
+        await client.aclose()
 
 
 @asynccontextmanager
