@@ -25,6 +25,11 @@ from twilio.request_validator import RequestValidator
 from bench.context import BenchContext
 from bench.stats import summary_ms
 
+HEADLINE = "webhook → agent p99 ms"
+SETUPS = (
+    "embedded (SQLite, in-process bus, one process) and production (PostgreSQL + Redis, "
+    "1 API + 2 workers)."
+)
 TITLE = "Agent console: message delivery latency to agents (p50/p99)"
 # Rows: backend × agents connected × inbound rate; see the notes under the table.
 DESCRIPTION = (

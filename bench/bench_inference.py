@@ -128,6 +128,11 @@ def _replay(topology: Topology, storm: Storm) -> dict[str, object]:
     }
 
 
+HEADLINE = "report p50 µs"
+SETUPS = (
+    "single setup: the roll-up engine runs in memory, the same in both deployments (no "
+    "database on its path)."
+)
 TITLE = "Outage roll-up inference: cost per report"
 
 
@@ -147,6 +152,7 @@ def run(ctx: object | None = None) -> list[dict[str, object]]:
                  f"failed; {storm['transformers_predicted_really_failed']}/"
                  f"{storm['transformers_predicted']} predicted transformers really failed.")
     return [{
+        "setup": "in-process, no database",
         "service points": numbers["service_points"],
         "topology build s": numbers["topology_build_s"], "reports": storm["reports"],
         "report p50 µs": storm["p50_us"], "report p99 µs": storm["p99_us"],

@@ -16,6 +16,11 @@ from bot.nlu.training_data import HELDOUT_FILE, TRAINING_FILE, load_examples
 if TYPE_CHECKING:
     from bench.context import BenchContext
 
+HEADLINE = "p50 µs"
+SETUPS = (
+    "single setup: model inference in-process, the same in both deployments (no database, "
+    "no network; the Rasa tier over HTTP is in the `bot` benchmark)."
+)
 TITLE = "NLU per-message latency"
 DESCRIPTION = (
     "Wall time of one parse in the two in-process tiers, on one core: the SMS keyword grammar "
@@ -76,7 +81,8 @@ def run(ctx: BenchContext | None = None) -> list[dict[str, object]]:
     for tier in ("keywords", "embedded"):
         summary = numbers[tier]
         assert isinstance(summary, dict)
-        rows.append({"tier": tier, "messages": summary["messages"], "p50 µs": summary["p50_us"],
+        rows.append({"setup": "in-process", "tier": tier, "messages": summary["messages"],
+                     "p50 µs": summary["p50_us"],
                      "p99 µs": summary["p99_us"], "mean µs": summary["mean_us"]})
     return rows
 

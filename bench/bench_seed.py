@@ -17,6 +17,11 @@ from core.billing import repository as ledger
 from core.db import make_engine, make_sessionmaker
 from core.demo import SeedOptions, seed_demo_utility
 
+HEADLINE = "seed s"
+SETUPS = (
+    "embedded (SQLite) and production (PostgreSQL): seeding is a one-shot command, so there "
+    "are no workers or Redis in it."
+)
 TITLE = "Demo utility seeding and ledger balance queries"
 DESCRIPTION = (
     "`stormdesk seed` into an empty, migrated database (12 months of bills and payments), then "
@@ -90,7 +95,7 @@ async def _measure(ctx: BenchContext, backend: str, url: str, customers: int) ->
     finally:
         await engine.dispose()
     return {
-        "database": "SQLite" if backend == "sqlite" else "PostgreSQL",
+        "setup": "embedded: SQLite" if backend == "sqlite" else "production: PostgreSQL",
         "customers": customers,
         "rows written": human(written),
         "ledger entries": human(ledger_rows),

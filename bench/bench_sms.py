@@ -16,6 +16,11 @@ from fastapi import FastAPI, Request, Response
 from bench.context import BenchContext, server_processes
 from bench.stats import percentile
 
+HEADLINE = "msg/s"
+SETUPS = (
+    "production (PostgreSQL + Redis, 1 API + 2 workers) and embedded (SQLite, workers "
+    "in-process), with the bare FastAPI endpoint as the ceiling, all in the same run."
+)
 TITLE = "Inbound SMS webhook: messages/s and latency, replies included"
 DESCRIPTION = (
     "N concurrent senders (each a phone: it sends its next text when the previous webhook "

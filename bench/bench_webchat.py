@@ -16,6 +16,10 @@ from typing import Any
 from bench.context import BenchContext, server_processes
 from bench.stats import percentile
 
+HEADLINE = ("round trip p99 ms", "connect p99 ms")
+SETUPS = (
+    "embedded (SQLite, 1 process) and production (PostgreSQL + Redis, 1 API + 2 workers)."
+)
 TITLE = "Web chat: sessions held and message round trip"
 DESCRIPTION = (
     "`stormdesk serve` on a free port, in the embedded default (SQLite, workers inside the "

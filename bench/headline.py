@@ -100,8 +100,9 @@ def peer_tables(results: list[dict[str, Any]]) -> list[str]:
     lines += ["", ("**Bot through the SMS webhook vs Rasa 3.6's REST channel** "
               "(`/webhooks/rest/webhook`, a full model trained from the project's own data; "
               "the same held-out utterances and senders):"), ""]
-    lines += _markdown(["Stormdesk setup", "senders", "msg/s", "Rasa msg/s", "ratio", "p50 ms",
-                        "Rasa p50 ms", "ratio", "p99 ms", "Rasa p99 ms", "ratio"], bot) if bot else [
+    header = ["Stormdesk setup", "senders", "msg/s", "Rasa msg/s", "ratio", "p50 ms",
+              "Rasa p50 ms", "ratio", "p99 ms", "Rasa p99 ms", "ratio"]
+    lines += _markdown(header, bot) if bot else [
         "_Not measured: no `bot` result (or Rasa could not be built)._"]
     return lines
 

@@ -79,10 +79,13 @@ def _short(number: float) -> str:
     return f"{number:.3g}"
 
 
-def merge_runs(runs: list[list[dict[str, Any]]], headline: str | None = None
+def merge_runs(runs: list[list[dict[str, Any]]],
+               headline: str | tuple[str, ...] | list[str] | None = None
                ) -> list[dict[str, Any]]:
     """Per-row, per-column medians over `runs` (each a benchmark's rows); with more than one
-    run, rows that have the `headline` column gain `<headline> min–max`."""
+    run, each row gains `<headline> min–max` for the first of the `headline` columns it has
+    numbers in."""
+    headlines = (headline,) if isinstance(headline, str) else tuple(headline or ())
     if not runs:
         return []
     if len(runs) == 1:
@@ -102,13 +105,15 @@ def merge_runs(runs: list[list[dict[str, Any]]], headline: str | None = None
         for row in same:
             columns += [c for c in row if c not in columns]
         out: dict[str, Any] = {}
+        spread_done = False
         for column in columns:
             values = [row[column] for row in same if column in row]
             out[column] = _median_cell(values)
-            if column == headline:
+            if column in headlines and not spread_done:
                 spread = _spread(values)
                 if spread:
-                    out[f"{headline} min–max"] = spread
+                    out[f"{column} min–max"] = spread
+                    spread_done = True
         if len(same) < len(runs):
             out["runs"] = f"{len(same)} of {len(runs)}"
         merged.append(out)
