@@ -33,6 +33,13 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return f"{text}{unit}"
 
 
+def _with_spread(row: Row | None, column: str) -> str:
+    """The median, and the min–max across runs when the table has it."""
+    text = _fmt(_num(row, column))
+    spread = (row or {}).get(f"{column} min–max")
+    return f"{text} ({spread})" if spread else text
+
+
 def ratio(ours: float | None, peer: float | None) -> str:
     if ours is None or peer is None or peer == 0:
         return "–"
@@ -56,7 +63,8 @@ def sms_peer_rows(results: Results) -> list[list[str]]:
         ours_rate, peer_rate = _num(row, "msg/s"), _num(peer, "msg/s")
         ours_p99, peer_p99 = _num(row, "p99 ms"), _num(peer, "p99 ms")
         table.append([str(row.get("setup", "?")), _fmt(_num(row, "senders")),
-                      _fmt(ours_rate), _fmt(peer_rate), ratio(ours_rate, peer_rate),
+                      _with_spread(row, "msg/s"), _with_spread(peer, "msg/s"),
+                      ratio(ours_rate, peer_rate),
                       _fmt(ours_p99), _fmt(peer_p99), ratio(ours_p99, peer_p99)])
     return table
 
@@ -73,7 +81,8 @@ def bot_peer_rows(results: Results) -> list[list[str]]:
         cells = [str(row.get("setup", "?")), _fmt(_num(row, "senders"))]
         for column in ("msg/s", "p50 ms", "p99 ms"):
             ours, theirs = _num(row, column), _num(peer, column)
-            cells += [_fmt(ours), _fmt(theirs), ratio(ours, theirs)]
+            cells += [_with_spread(row, column), _with_spread(peer, column),
+                      ratio(ours, theirs)]
         table.append(cells)
     return table
 
