@@ -37,6 +37,21 @@ def _redact_processor(_logger: Any, _name: str, event: dict[str, Any]) -> dict[s
     return {k: (v if k in {"timestamp", "level"} else _redact_value(v)) for k, v in event.items()}
 
 
+class _StderrLogger:
+    """Writes to whatever sys.stderr is when a line is logged, not when logging was set up: a
+    stream bound at set-up (structlog's PrintLogger) outlives a redirect (a test's capture, a
+    daemon re-opening its stderr) and then writes to a closed file."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+def _stderr_logger(*_args: Any) -> _StderrLogger:
+    return _StderrLogger()
+
+
 def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
@@ -51,6 +66,6 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=True,
     )
