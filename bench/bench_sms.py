@@ -107,8 +107,13 @@ async def _drive(base: str, *, senders: int, seconds: float, warmup_s: float,
                 payload = _payload(sender, "STAT" if counter % 2 else "hi", counter)
                 headers = {"X-Twilio-Signature": validator.compute_signature(url, payload)}
                 began = loop.time()
-                async with client.post(url, data=payload, headers=headers) as response:
-                    text = await response.text()
+                try:
+                    async with client.post(url, data=payload, headers=headers) as response:
+                        text = await response.text()
+                except aiohttp.ClientError:  # a reset connection is an error, not the end
+                    errors += began >= start_measure
+                    await asyncio.sleep(0.1)
+                    continue
                 ended = loop.time()
                 if began < start_measure:
                     continue

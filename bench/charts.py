@@ -35,7 +35,7 @@ class Panel:
     where: Where = _any
     peer: Where | None = None
     target: float | None = None
-    unit: str = ""
+    by_rank: bool = False  # x = the row's rank within its series (labels from the first)
 
 
 @dataclass(frozen=True)
@@ -69,16 +69,20 @@ CHARTS: dict[str, Chart] = {
               ("setup", "customers")),
     )),
     "console": Chart((
-        Panel("Webhook → agent, ms", ("webhook → agent p50 ms", "webhook → agent p99 ms"),
-              ("setup", "agents", "inbound msg/s")),
-        Panel("Commit → agent, ms", ("commit → agent p50 ms", "commit → agent p99 ms"),
-              ("setup", "agents", "inbound msg/s")),
+        Panel("Webhook → agent p99, ms", ("webhook → agent p99 ms",),
+              ("agents", "inbound msg/s"), "setup", by_rank=True),
+        Panel("Webhook → agent p50, ms", ("webhook → agent p50 ms",),
+              ("agents", "inbound msg/s"), "setup", by_rank=True),
+        Panel("Commit → agent p99, ms (the console's own leg)", ("commit → agent p99 ms",),
+              ("agents", "inbound msg/s"), "setup", by_rank=True),
     )),
     "webchat": Chart((
-        Panel("Message round trip, ms", ("round trip p50 ms", "round trip p99 ms"),
-              ("setup", "case"), where=lambda row: "round trip p50 ms" in row),
-        Panel("Sessions opened and held", ("sessions",), ("case",), "setup",
-              where=_has("case", "idle sessions")),
+        Panel("Message round trip p99, ms", ("round trip p99 ms",), ("case",), "setup",
+              where=lambda row: "round trip p99 ms" in row),
+        Panel("Message round trip p50, ms", ("round trip p50 ms",), ("case",), "setup",
+              where=lambda row: "round trip p50 ms" in row),
+        Panel("Idle sessions held (dotted: 5,000 target)", ("sessions",), ("case",), "setup",
+              where=_has("case", "idle sessions"), target=5000.0),
     )),
     "storm": Chart((
         Panel("Notices/s (dotted: 2,000/s dispatch target)",
@@ -115,7 +119,7 @@ def _label(row: Row, columns: tuple[str, ...]) -> str:
     return "\n".join(_wrap(p) for p in parts if p)
 
 
-def _wrap(text: str, width: int = 28) -> str:
+def _wrap(text: str, width: int = 22) -> str:
     words, lines, line = text.split(), [], ""
     for word in words:
         if line and len(line) + len(word) + 1 > width:
@@ -131,25 +135,37 @@ def _value(row: Row, column: str) -> float | None:
     return None if number is None or math.isnan(number) else number  # NaN is no bar
 
 
+def _x_labels(rows: list[Row], panel: Panel) -> list[str]:
+    """Each row's x label; with `by_rank`, the n-th row of every series shares the label of
+    the first series' n-th row (measured x values such as an achieved rate differ a little)."""
+    if not (panel.by_rank and panel.series):
+        return [_label(row, panel.x) for row in rows]
+    ranks: dict[str, int] = {}
+    first: dict[int, str] = {}
+    labels = []
+    for row in rows:
+        name = str(row.get(panel.series, ""))
+        ranks[name] = ranks.get(name, -1) + 1
+        labels.append(first.setdefault(ranks[name], _label(row, panel.x)))
+    return labels
+
+
 def _draw(ax: Any, panel: Panel, rows: list[Row]) -> bool:
     measured = [r for r in rows if panel.where(r) and not (panel.peer and panel.peer(r))]
     peers = [r for r in rows if panel.peer and panel.peer(r)]
     if not measured:
         return False
-    xs: list[str] = []
-    for row in measured:
-        label = _label(row, panel.x)
-        if label not in xs:
-            xs.append(label)
+    pairs = list(zip(_x_labels(measured, panel), measured, strict=True))
+    xs = list(dict.fromkeys(label for label, _ in pairs))
     if panel.series:
         names = list(dict.fromkeys(str(r.get(panel.series, "")) for r in measured))
-        bars = {name: [next((_value(r, panel.metrics[0]) for r in measured
-                             if str(r.get(panel.series, "")) == name
-                             and _label(r, panel.x) == x), None) for x in xs]
+        bars = {name: [next((_value(r, panel.metrics[0]) for label, r in pairs
+                             if str(r.get(panel.series, "")) == name and label == x), None)
+                       for x in xs]
                 for name in names}
     else:
-        bars = {metric: [next((_value(r, metric) for r in measured
-                               if _label(r, panel.x) == x), None) for x in xs]
+        bars = {metric: [next((_value(r, metric) for label, r in pairs if label == x), None)
+                         for x in xs]
                 for metric in panel.metrics}
     width = 0.8 / max(1, len(bars))
     values = [v for series in bars.values() for v in series if v is not None]
@@ -179,11 +195,14 @@ def _draw(ax: Any, panel: Panel, rows: list[Row]) -> bool:
     positive = [v for v in values if v > 0]
     if positive and max(positive) / max(min(positive), 1e-9) > 50:
         ax.set_yscale("log")
+        ax.set_ylim(top=max(positive) * 6)  # headroom for the legend
+    elif positive:
+        ax.set_ylim(0, max(positive) * 1.45)
     ax.set_xticks(range(len(xs)), xs, fontsize=7)
     ax.set_title(panel.title, fontsize=9)
     ax.grid(axis="y", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper left")
     return True
 
 

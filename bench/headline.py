@@ -44,6 +44,8 @@ def ratio(ours: float | None, peer: float | None) -> str:
     if ours is None or peer is None or peer == 0:
         return "–"
     value = ours / peer
+    if value >= 10:
+        return f"{value:,.0f}×"
     return f"{value:.2f}×" if value >= 0.1 else f"{value:.3f}×"
 
 
@@ -237,7 +239,8 @@ def target_rows(results: list[dict[str, Any]]) -> list[list[str]]:
         checked = target.check(by_name)
         if not checked:
             rows.append([f"#{target.issue}", target.text, "–", "–",
-                         "not measured in this run"])
+                         "not measured in this run"
+                         + (" (quick run: smaller sizes)" if quick else "")])
             continue
         for where, measured, met, gap in checked:
             verdict = "met" if met else f"not met ({gap})" if gap else "not met"
