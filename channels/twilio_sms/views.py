@@ -41,14 +41,20 @@ async def inbound_message(form: VerifiedTwilioForm, runtime: RuntimeDep) -> Resp
     answers: InlineAnswers | None = runtime.extras.get("inline_answers")
     result = await flows.intake(runtime, inbound,
                                 expect_inline=answers.expect if answers else None)
-    if not result.created or answers is None:
-        # A repeat delivery (Twilio retry): stored and answered the first time, so say nothing.
+    if answers is None:
         return messaging_twiml([])
-    try:
-        replies = await answers.collect(result.message_id, budget_s=options.inline_budget_s,
-                                        deliver_as="queued")
-    finally:
-        answers.forget(result.message_id)
+    if not result.created:
+        # A repeat delivery (a Twilio retry, a duplicate): stored and handled once already; it
+        # carries only replies that the first request was handed and never answered with.
+        replies = await answers.collect_repeat(result.message_id,
+                                               budget_s=options.inline_budget_s)
+    else:
+        try:
+            replies = await answers.collect(result.message_id,
+                                            budget_s=options.inline_budget_s,
+                                            deliver_as="queued")
+        finally:
+            answers.forget(result.message_id)
     status_url = runtime.settings.public_base_url.rstrip("/") + STATUS_PATH
     return messaging_twiml(replies, status_url=status_url)
 

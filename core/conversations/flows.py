@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import and_, case, select, update
 
 from core.clock import utcnow
 from core.config import Settings
@@ -47,6 +47,10 @@ WORKER_GROUP = "stormdesk-workers"
 LOCK_TTL_S = 60.0
 LOCK_WAIT_S = 30.0
 DRAIN_BATCH = 20
+# Twilio waits at most 15 s for a webhook's answer: a message older than that has no request
+# waiting for its replies, whatever the channel (one re-queued after its webhook died, say),
+# so they go by the channel sender instead of to a listener that is gone.
+INLINE_HORIZON_S = 15.0
 
 
 def conversation_lock(conversation_id: int) -> str:
@@ -243,8 +247,11 @@ async def _record(session: Any, message: Message, replies: list[tuple[Reply, str
     marked = (await session.execute(
         update(Message).where(Message.id == message.id, Message.handled_at.is_(None))
         .values(handled_at=utcnow(),
-                inline_state=case((Message.inline_state == "waiting", "answered"),
-                                  else_=Message.inline_state))
+                inline_state=case(
+                    (and_(Message.inline_state == "waiting", Message.created_at
+                          > utcnow() - timedelta(seconds=INLINE_HORIZON_S)), "answered"),
+                    (Message.inline_state == "waiting", "gave_up"),
+                    else_=Message.inline_state))
         .returning(Message.inline_state)
         .execution_options(synchronize_session=False))).first()
     if marked is None:

@@ -8,6 +8,12 @@ them in its response without a database round trip. At the budget it marks the m
 "gave_up" instead, and the replies go by REST. Whichever conditional update wins decides, so
 a reply is sent exactly one way even if the announcement is lost (then the webhook reads
 what was handed to it).
+
+A request can die between the hand-over and its answer (a killed process, a cut connection)
+and Twilio then delivers the message again. The repeat waits out the first request's budget,
+then takes what no answer carried: replies handed over and never claimed (a dedupe key the
+answering request sets just before it answers), or, if nothing was handled yet, gives up for
+the first request so the replies go by REST.
 """
 
 from __future__ import annotations
@@ -29,6 +35,12 @@ from core.db import unit_of_work
 from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+# A repeat delivery waits this long past the first request's budget before it decides that
+# request is gone: time for its last database round trip.
+REPEAT_GRACE_S = 1.0
+# How long "these replies rode an answer" is remembered; Twilio's retries come within minutes.
+CLAIM_TTL_S = 3600.0
 
 
 class InlineAnswers:
@@ -78,22 +90,60 @@ class InlineAnswers:
             if deliver_as != "queued" and ready:
                 async with unit_of_work(self._runtime.sessions) as session:
                     await _mark(session, [r.id for r in ready], deliver_as)
-            return ready
+            return await self._claimed(message_id, ready)
         async with unit_of_work(self._runtime.sessions) as session:
-            if wake is None:
-                gave_up = await session.execute(
-                    update(Message)
-                    .where(Message.id == message_id, Message.inline_state == "waiting")
-                    .values(inline_state="gave_up")
-                    .execution_options(synchronize_session=False))
-                if gave_up.rowcount == 1:
-                    return []
+            if wake is None and await _give_up(session, message_id):
+                return []
             # Answered, but the wake-up was lost or came too late: the handler handed text
             # replies over (queued for us); anything it held instead is handed over here.
-            return await _take(session, message_id, deliver_as)
+            ready = await _take(session, message_id, deliver_as)
+        return await self._claimed(message_id, ready)
+
+    async def collect_repeat(self, message_id: int, *, budget_s: float) -> list[InlineReply]:
+        """The replies a repeat delivery of a stored message carries: those handed over to a
+        request that never answered. Empty when the first request answered (or is answering),
+        when the replies go by REST, or when the message never waited for an inline answer."""
+        async with self._runtime.sessions() as session:
+            row = (await session.execute(
+                select(Message.created_at, Message.inline_state)
+                .where(Message.id == message_id))).first()
+        if row is None or row.inline_state is None:
+            return []
+        wait = budget_s + REPEAT_GRACE_S - (utcnow() - row.created_at).total_seconds()
+        if wait > 0:  # the first request may still be waiting: let it finish first
+            await asyncio.sleep(min(wait, budget_s + REPEAT_GRACE_S))
+        async with unit_of_work(self._runtime.sessions) as session:
+            if await _give_up(session, message_id):
+                return []  # nobody handled it yet: its handler now sends by REST
+            state = await session.scalar(
+                select(Message.inline_state).where(Message.id == message_id))
+            if state != "answered":
+                return []
+            ready = await _take(session, message_id, "queued")
+        return await self._claimed(message_id, ready)
+
+    async def _claimed(self, message_id: int, ready: list[InlineReply]) -> list[InlineReply]:
+        # The first request to claim an answered message's replies carries them; any other
+        # (the first request itself, if a repeat claimed them while it was late) says nothing.
+        if not ready:
+            return ready
+        if await self._runtime.dedupe.first_time(f"inline-answer:{message_id}",
+                                                 ttl_s=CLAIM_TTL_S):
+            return ready
+        return []
 
     def forget(self, message_id: int) -> None:
         self._waiters.pop(message_id, None)
+
+
+async def _give_up(session: Any, message_id: int) -> bool:
+    """Still waiting (not handled): from now on its replies go by the channel sender."""
+    gave_up = await session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.inline_state == "waiting")
+        .values(inline_state="gave_up")
+        .execution_options(synchronize_session=False))
+    return bool(gave_up.rowcount == 1)
 
 
 async def _mark(session: Any, ids: list[int], status: str) -> None:

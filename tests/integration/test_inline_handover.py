@@ -77,3 +77,104 @@ async def test_a_lost_wake_up_still_sends_the_handed_over_reply_once(db_url: str
         # It went in the TwiML, so the REST sender must never send it as well.
         await asyncio.sleep(0.5)
         assert h.twilio.sent == []
+
+
+# -- a request that dies mid-way: Twilio delivers the message again ----------------------------
+
+class SlowBot:
+    """Answers only when told to."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def respond(self, session: Any, turn: Any) -> Any:
+        from core.conversations.schemas import BotOutcome, Reply
+
+        await self.release.wait()
+        return BotOutcome(replies=(Reply(text=f"late answer to {turn.text}"),))
+
+
+async def _stored_by_a_request_that_died(h: Any, payload: dict[str, str]) -> int:
+    """Intake as the webhook does it, by a request that then never answers."""
+    from channels.twilio_sms.parser import TwilioMessageParser
+    from core.conversations import flows
+
+    inbound = TwilioMessageParser(region="US").parse(payload)
+    result = await flows.intake(h.runtime, inbound, expect_inline=lambda _id: None)
+    return result.message_id
+
+
+async def _handled(h: Any, message_id: int) -> bool:
+    rows = await h.messages(Message.id == message_id)
+    return bool(rows) and rows[0].handled_at is not None
+
+
+async def test_a_retry_carries_the_reply_a_dead_request_was_handed(db_url: str) -> None:
+    from messaging_helpers import wait_for
+
+    async with messaging_app(db_url, inline_budget_s=0.3) as h:
+        payload = sms_payload(sender=CUSTOMER, body="HELP")
+        message_id = await _stored_by_a_request_that_died(h, payload)
+        await wait_for(lambda: _handled(h, message_id))
+        [inbound] = await h.messages(Message.id == message_id)
+        assert inbound.inline_state == "answered"  # handed over to nobody
+
+        retry = await post_signed(h.client, SMS_PATH, payload)
+        [text] = bodies(retry.text)
+        assert "Riverbend Public Utilities" in text
+        # Once: a further retry carries nothing, and REST never sends it.
+        assert bodies((await post_signed(h.client, SMS_PATH, payload)).text) == []
+        await asyncio.sleep(0.3)
+        assert h.twilio.sent == []
+        assert await h.count(Message, Message.direction == "outbound") == 1
+
+
+async def test_a_retry_before_handling_gives_up_and_the_reply_goes_by_rest(db_url: str) -> None:
+    from messaging_helpers import wait_for
+
+    bot = SlowBot()
+    async with messaging_app(db_url, inline_budget_s=0.2, responder=bot) as h:
+        payload = sms_payload(sender=CUSTOMER, body="where is my bill")
+        message_id = await _stored_by_a_request_that_died(h, payload)
+        retry = await post_signed(h.client, SMS_PATH, payload)
+        assert bodies(retry.text) == []
+        [inbound] = await h.messages(Message.id == message_id)
+        assert inbound.inline_state == "gave_up"
+        bot.release.set()
+
+        async def sent() -> bool:
+            return len(h.twilio.sent) == 1
+
+        await wait_for(sent)
+        assert h.twilio.sent[0]["body"] == "late answer to where is my bill"
+        assert bodies((await post_signed(h.client, SMS_PATH, payload)).text) == []
+        await asyncio.sleep(0.3)
+        assert len(h.twilio.sent) == 1
+
+
+async def test_a_message_past_twilios_wait_is_answered_by_rest(db_url: str) -> None:
+    """Handled later than any webhook can still be waiting (re-queued after its request
+    died, and Twilio never retried): the reply goes by REST, not to a listener that is gone."""
+    from datetime import timedelta
+
+    from messaging_helpers import wait_for
+    from sqlalchemy import update
+
+    from core.clock import utcnow
+    from core.conversations.flows import INLINE_HORIZON_S
+
+    bot = SlowBot()
+    async with messaging_app(db_url, inline_budget_s=0.2, responder=bot) as h:
+        message_id = await _stored_by_a_request_that_died(
+            h, sms_payload(sender=CUSTOMER, body="balance"))
+        async with h.runtime.sessions() as session, session.begin():
+            await session.execute(update(Message).where(Message.id == message_id).values(
+                created_at=utcnow() - timedelta(seconds=INLINE_HORIZON_S + 5)))
+        bot.release.set()
+
+        async def sent() -> bool:
+            return len(h.twilio.sent) == 1
+
+        await wait_for(sent)
+        [inbound] = await h.messages(Message.id == message_id)
+        assert inbound.inline_state == "gave_up"
