@@ -7,7 +7,7 @@ PORT   ?= 8000
 DEMO_CUSTOMERS ?= 2000
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install lint bench chaos clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Stormdesk needs Python 3.11+"'
@@ -34,6 +34,10 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Fault drills on the production setup (local PostgreSQL + a Redis of their own); CHAOS=api_kill ... picks some.
+chaos: install
+	$(BIN)/python -m chaos $(CHAOS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

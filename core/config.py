@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     utility_timezone: str = "America/Chicago"
     default_region: str = "US"
     log_level: str = "INFO"
+    # How long the SMS webhook waits for the bot's reply to answer inline as TwiML (else
+    # the reply goes by the REST API); 0 sends every reply by REST.
+    sms_inline_budget_s: float = Field(default=2.0, ge=0.0, le=10.0)
     log_json: bool = True
     # A folder of <lang>.yml files whose keys override the built-in bot replies.
     templates_dir: Path | None = None

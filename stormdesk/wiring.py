@@ -7,6 +7,7 @@ from sqlalchemy import text
 from agent_console.startup import install_hooks as install_console_hooks
 from bot.nlu.pipeline import Nlu
 from bot.responder import BotResponder
+from channels.twilio_sms.options import TwilioSmsOptions
 from channels.twilio_voice.sender import register_voice_sender
 from channels.webchat import register_sender as register_webchat_sender
 from core.config import Settings
@@ -52,6 +53,8 @@ async def build_runtime(settings: Settings) -> Runtime:
         closers=[ports.close],
         extras=messaging_extras(settings, limiter=ports.limiter),
     )
+    runtime.extras["twilio_sms_options"] = TwilioSmsOptions(
+        inline_budget_s=settings.sms_inline_budget_s, region=settings.default_region)
     # Storm mode, the outage picture and notice senders; before the console takes its switch.
     install_storm(runtime)
     # JWT verifier, queue estimate and queue exit: API processes and workers (the bot) alike.

@@ -137,7 +137,8 @@ class FakeTwilioApi:
 
     async def _dump(self, request: Request) -> Response:
         after = int(request.query_params.get("after", "0"))
-        rows = [{"i": i, "sid": a.sid, "to": a.to, "from": a.from_, "body": a.body, "at": a.at}
+        rows = [{"i": i, "sid": a.sid, "to": a.to, "from": a.from_, "body": a.body, "at": a.at,
+                 "callback": a.status_callback}
                 for i, a in enumerate(self.accepted[after:], start=after)]
         return JSONResponse({"messages": rows, "next": len(self.accepted)})
 
