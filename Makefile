@@ -6,6 +6,9 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DEMO_CUSTOMERS ?= 2000
 PYTEST_ARGS ?=
+# Parallel by default; tests marked xdist_group share a worker (tests/conftest.py).
+# `make test PYTEST_XDIST=` runs serially; PYTEST_ARGS adds to either.
+PYTEST_XDIST ?= -n 3 --dist loadgroup
 
 .PHONY: run test install lint bench chaos clean
 
@@ -26,7 +29,7 @@ run: install
 
 test: install
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -97,18 +97,15 @@ async def test_in_order_on_sqlite_with_in_process_workers(sqlite_url: str) -> No
 # Carrier HELP words, written five ways: answered by the compliance rules whatever bot the
 # worker processes have wired, so exactly one reply per message is known in advance.
 HELP_TEXTS = ["HELP", "help", "INFO", "Help.", "info!"]
-REDIS_DB = 15  # the workers use the default namespace, so they get a database of their own
-# (10-14 are taken by other production-shape tests and benches)
 
 
 @pytest.mark.postgres
 @pytest.mark.redis
 async def test_in_order_on_postgres_and_redis_with_two_worker_processes(
-        pg_url: str, redis_url: str) -> None:
-    redis_db_url = redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
-    flush = aioredis.from_url(redis_db_url)
-    async for key in flush.scan_iter("stormdesk:*"):
-        await flush.delete(key)
+        many_pg_connections: None, pg_url: str, private_redis_url: str) -> None:
+    # The workers use the default namespace: a Redis of this test's own.
+    redis_db_url = private_redis_url
+    client = aioredis.from_url(redis_db_url)
     env = {**os.environ, "DATABASE_URL": pg_url, "REDIS_URL": redis_db_url,
            "STORMDESK_ENV": "test", "STORMDESK_LOG_JSON": "false",
            "PYTHONPATH": str(ROOT)}
@@ -123,7 +120,7 @@ async def test_in_order_on_postgres_and_redis_with_two_worker_processes(
             await text_storm(h, HELP_TEXTS)
             await assert_in_order_once_each(h, HELP_TEXTS, timeout_s=240)
             # Both processes were consuming the one stream group.
-            consumers = await flush.xinfo_consumers("stormdesk:q:conversations.inbound",
+            consumers = await client.xinfo_consumers("stormdesk:q:conversations.inbound",
                                                     "stormdesk-workers")
             assert len(consumers) == 2
         assert [w.returncode for w in workers] == [None, None]  # neither crashed
@@ -140,7 +137,5 @@ async def test_in_order_on_postgres_and_redis_with_two_worker_processes(
                 _, errors = await worker.communicate()
             if worker.returncode:
                 print(errors.decode(errors="replace")[-4000:])
-        async for key in flush.scan_iter("stormdesk:*"):
-            await flush.delete(key)
-        await flush.aclose()
+        await client.aclose()
     assert [w.returncode for w in workers] == [0, 0]

@@ -4,7 +4,9 @@ the bot falls back to the embedded engine with the breaker open. Slow: marked `r
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +22,8 @@ from bot.nlu.rasa_client import RasaNlu
 from bot.nlu.training_data import HELDOUT_FILE, load_examples
 from tests.bot_helpers import Phone, persona, seeded_utility
 
-pytestmark = [pytest.mark.rasa, pytest.mark.timeout(1800)]
+# One worker serves all four (`--dist loadgroup`): the server is a module fixture.
+pytestmark = [pytest.mark.rasa, pytest.mark.timeout(1800), pytest.mark.xdist_group("rasa")]
 
 ROOT = Path(__file__).resolve().parents[2]
 RASA_MIN_ACCURACY = 0.80
@@ -46,15 +49,26 @@ def _load_tooling() -> ModuleType:
 
 
 tooling = _load_tooling()
+# scripts/rasa_env.sh starts a half-built venv over (rm -rf): two builders at once (xdist
+# workers, or another run on this machine) would wreck each other's. One at a time, here.
+RASA_VENV = Path(os.environ.get("STORMDESK_RASA_VENV", Path.home() / ".cache/stormdesk/rasa"))
+
+
+def _env_and_model() -> tuple[Path, Path, float]:
+    RASA_VENV.parent.mkdir(parents=True, exist_ok=True)
+    with RASA_VENV.with_name(RASA_VENV.name + ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        venv = tooling.ensure_env()
+        model, seconds = tooling.train(venv)  # the trained model's cache is shared too
+    return venv, model, seconds
 
 
 @pytest.fixture(scope="module")
 def rasa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     try:
-        venv = tooling.ensure_env()
+        venv, model, seconds = _env_and_model()
     except tooling.NoPython310 as exc:
         pytest.skip(f"Rasa 3.6 needs Python 3.10 and none was found ({exc})")
-    model, seconds = tooling.train(venv)
     print(f"rasa model {model.name}: {'from cache' if not seconds else f'trained in {seconds:.0f}s'}")
     with tooling.serve(venv, model, log_dir=tmp_path_factory.mktemp("rasa")) as server:
         yield server

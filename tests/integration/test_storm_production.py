@@ -30,7 +30,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 from sqlalchemy import func, select
 
 from core.db import make_engine, make_sessionmaker, unit_of_work
@@ -45,7 +44,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = int(os.environ.get("STORM_TEST_CUSTOMERS", "100000"))
 SENDERS = [str(24600 + n) for n in range(int(os.environ.get("STORM_TEST_SENDERS", "12")))]
 MPS = 100
-REDIS_DB = 11  # the worker processes use the default namespace: a database of their own (12-14: taken)
 PLANNER = NoticePolicy(quiet_start=datetime.min.time(), quiet_end=datetime.min.time())
 ETR_FEEDERS = 3
 UNSETTLED = [NoticeStatus.PENDING.value, NoticeStatus.HELD_QUIET_HOURS.value,
@@ -145,19 +143,14 @@ class Storm:
 
 
 @pytest.fixture
-async def storm(pg_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[Storm]:
-    redis_db_url = redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
-    flush = aioredis.from_url(redis_db_url)
-    async for key in flush.scan_iter("stormdesk:*"):
-        await flush.delete(key)
-    drill = Storm(pg_url, redis_db_url, tmp_path)
+async def storm(many_pg_connections: None, pg_url: str, private_redis_url: str,
+                tmp_path: Path) -> AsyncIterator[Storm]:
+    # The worker processes use the default namespace: a Redis of their own.
+    drill = Storm(pg_url, private_redis_url, tmp_path)
     try:
         yield drill
     finally:
         await drill.stop()
-        async for key in flush.scan_iter("stormdesk:*"):
-            await flush.delete(key)
-        await flush.aclose()
         for log in sorted(tmp_path.glob("worker*.log")):
             tail = log.read_bytes()[-3000:].decode(errors="replace")
             if "Traceback" in tail:

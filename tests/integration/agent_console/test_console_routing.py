@@ -80,9 +80,15 @@ async def test_longest_idle_eligible_agent_gets_the_offer_and_only_they_may_acce
 
 async def test_emergencies_are_served_first(db_url) -> None:
     async with console(db_url) as c:
-        await c.agent("amy", skills=("billing", "emergency"), capacity={"sms": 1})
+        # Away until both wait: else the background loop may offer the billing case the
+        # moment it is queued, before the emergency exists (amy has room for one).
+        amy = await c.agent("amy", skills=("billing", "emergency"), capacity={"sms": 1},
+                            presence="away")
         billing = await c.queued(phone="+15045550101", skill="billing")
         emergency = await c.queued(phone="+15045550102", skill="emergency")
+        async with c.runtime.sessions() as session, session.begin():
+            await session.execute(update(Agent).where(Agent.id == amy.id)
+                                  .values(presence="available"))
         await c.route()
         assert [o.outcome for o in await _offers(c, emergency)] == ["pending"]
         assert await _offers(c, billing) == []

@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-import zlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -38,10 +37,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _env(db_url: str, redis_url: str) -> dict[str, str]:
+def _env(db_url: str, redis_url: str, tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STORMDESK_")}
     env.update({
         "DATABASE_URL": db_url, "REDIS_URL": redis_url, "STORMDESK_ENV": "test",
+        "STORMDESK_EMAIL_STORE_DIR": str(tmp / "email"),
         "STORMDESK_LOG_JSON": "false", "STORMDESK_LOG_LEVEL": "WARNING",
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
     })
@@ -85,17 +85,16 @@ async def _api(env: dict[str, str], log: Path) -> AsyncIterator[str]:
 
 
 async def test_two_api_processes_and_a_worker_share_one_console(
-        pg_url: str, redis_url: str, namespace: str, tmp_path: Path) -> None:
-    # Keys and streams in a Redis database of this test's own (pub/sub channels are global:
-    # the console's event-log identity keeps other runs' events out).
-    database = 1 + zlib.crc32(namespace.encode()) % 15
-    redis_db_url = redis_url.rsplit("/", 1)[0] + f"/{database}"
+        many_pg_connections: None, pg_url: str, private_redis_url: str, tmp_path: Path
+) -> None:
+    # The processes use the default namespace: keys, streams and pub/sub in a Redis of their own.
+    redis_db_url = private_redis_url
     engine = make_engine(pg_url)
     sessions = make_sessionmaker(engine)
     async with unit_of_work(sessions) as session:
         await create_agent(session, username="amy", display_name="Amy", password=PASSWORD,
                            skills=ALL_SKILLS)
-    env = _env(pg_url, redis_db_url)
+    env = _env(pg_url, redis_db_url, tmp_path)
     worker_args = [sys.executable, "-m", "stormdesk", "worker", "--concurrency", "4"]
     try:
         with _process(worker_args, env, tmp_path / "worker.log"):
