@@ -310,13 +310,15 @@ async def run(ctx: BenchContext) -> list[dict[str, Any]]:
                   and isinstance(r["server CPU ms/msg"], float)]
     if production:
         cost = min(r["server CPU ms/msg"] for r in production)
-        ctx.note(f"Not met: at {cost:.1f} ms of server CPU per message, two idle cores bound "
+        ctx.note(f"Not met: at {cost:.1f} ms of server CPU per message (the lowest production "
+                 f"row of this run), two idle cores bound "
                  f"the production setup near {2000 / cost:,.0f} messages/s before PostgreSQL "
                  "and Redis take their share. Profiled (py-spy), the cost is spread, not in "
                  "one hot spot: about 8 SQL statements per message on the API side and 7 in "
-                 "the worker, each ~0.5-1 ms of SQLAlchemy ORM + asyncpg CPU; a pool pre-ping "
-                 "round trip per connection checkout; the bot's own turn; the pub/sub and "
-                 "stream hops between API and worker. 1,000/s needs about 2 ms per message.")
+                 "the worker, each ~0.5-1 ms of SQLAlchemy ORM + asyncpg CPU; the bot's own "
+                 "turn; the stream hop to the worker and the pub/sub wake-up back (the "
+                 "webhook answers from the handed-over reply, with no database round trip "
+                 "of its own). 1,000/s needs about 2 ms per message.")
     ctx.note("`server CPU ms/msg` is the CPU the measured servers used per answered message "
              "(API + both workers for production, `of which workers` the workers' share; "
              "PostgreSQL, Redis and the load generator excluded): unlike msg/s it hardly "

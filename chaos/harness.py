@@ -30,6 +30,7 @@ import httpx
 from twilio.request_validator import RequestValidator
 
 from channels.twilio_sms.options import STATUS_PATH as REPLY_STATUS_PATH
+from chaos.blackout import Blackout
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTH_TOKEN = "chaos-auth-token"
@@ -67,59 +68,6 @@ class Row:
         return self.lost == 0 and self.doubled == 0
 
 
-class PgProxy:
-    """A TCP proxy in front of PostgreSQL that can go dark: `cut()` drops every connection
-    through it and refuses new ones until `restore()`, like a database host that vanished."""
-
-    def __init__(self, upstream: tuple[str, int] = ("127.0.0.1", 5432)) -> None:
-        self.upstream = upstream
-        self.port = free_port()
-        self.dark = False
-        self._server: asyncio.AbstractServer | None = None
-        self._links: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._link, "127.0.0.1", self.port)
-
-    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.dark:
-            writer.close()
-            return
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
-        except OSError:
-            writer.close()
-            return
-        self._links.update((writer, up_writer))
-
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            except (OSError, asyncio.CancelledError):
-                pass
-            finally:
-                dst.close()
-                self._links.discard(dst)
-
-        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
-
-    def cut(self) -> None:
-        self.dark = True
-        for link in list(self._links):
-            link.transport.abort()
-        self._links.clear()
-
-    def restore(self) -> None:
-        self.dark = False
-
-    async def stop(self) -> None:
-        self.cut()
-        if self._server is not None:
-            self._server.close()
-
-
 class Setup:
     """PostgreSQL (behind a proxy) + own Redis + fake Twilio + API processes + two workers."""
 
@@ -131,7 +79,7 @@ class Setup:
         self.logs = ROOT / "var" / "chaos" / name
         shutil.rmtree(self.logs, ignore_errors=True)
         self.logs.mkdir(parents=True)
-        self.proxy = PgProxy()
+        self.proxy = Blackout("127.0.0.1", 5432)  # cut to make PostgreSQL vanish
         self.redis_port = free_port()
         self.fake_port = free_port()
         self.api_ports = [free_port() for _ in range(apis)]
@@ -151,7 +99,7 @@ class Setup:
 
     @property
     def proxied_url(self) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.proxy.port}/{self.database}"
+        return self.proxy.via(self.direct_url)
 
     @property
     def fake_base(self) -> str:

@@ -7,17 +7,15 @@ dropping the open connections and refusing new ones, as a database host that van
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Self
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis.asyncio as aioredis
 from messaging_helpers import SMS_PATH, messaging_app, post_signed, sms_payload
 from sqlalchemy import func, select
 
+from chaos.blackout import Blackout
 from core.conversations import flows
 from core.conversations.models import Message
 
@@ -25,63 +23,9 @@ CUSTOMER = "+15045550177"
 INBOUND_QUEUE = "stormdesk:q:conversations.inbound"
 
 
-class Blackout:
-    """A TCP proxy to one server that can go dark (`cut`) and come back (`restore`)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.upstream = (host, port)
-        self.dark = False
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._links: set[asyncio.StreamWriter] = set()
-
-    async def __aenter__(self) -> Self:
-        self._server = await asyncio.start_server(self._link, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        self.cut()
-        assert self._server is not None
-        self._server.close()
-
-    def via(self, url: str) -> str:
-        """`url` with its host and port replaced by this proxy's."""
-        parts = urlsplit(url)
-        user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
-        return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{self.port}"))
-
-    def cut(self) -> None:
-        self.dark = True
-        for link in list(self._links):
-            link.transport.abort()
-        self._links.clear()
-
-    def restore(self) -> None:
-        self.dark = False
-
-    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.dark:
-            writer.transport.abort()
-            return
-        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
-        self._links.update((writer, up_writer))
-
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError, asyncio.CancelledError):
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            dst.close()
-            self._links.discard(dst)
-
-        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
-
-
 @contextlib.asynccontextmanager
 async def proxied(url: str) -> AsyncIterator[tuple[Blackout, str]]:
-    parts = urlsplit(url)
-    async with Blackout(parts.hostname or "127.0.0.1", parts.port or 0) as proxy:
+    async with Blackout.to(url) as proxy:
         yield proxy, proxy.via(url)
 
 

@@ -32,6 +32,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from chaos.harness import kind_of
 from core.db import make_engine, make_sessionmaker, unit_of_work
 from core.notifications.flows import plan_notices
 from core.notifications.models import Notice, NoticeKind, NoticeStatus
@@ -61,15 +62,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def kind_of(body: str) -> str:
-    text = body.lower()
-    if "restored" in text or "restableci" in text:
-        return "restoration"
-    if "new estimate" in text or "nueva hora" in text:
-        return "etr"
-    return "initial"
 
 
 class Storm:
