@@ -67,7 +67,8 @@ async def run_workers(runtime: Runtime, stop: asyncio.Event, *,
     name = consumer_name("worker")
 
     async def on_inbound(payload: dict[str, Any]) -> None:
-        await flows.handle_conversation(runtime, int(payload["conversation_id"]), responder)
+        await flows.handle_conversation(runtime, int(payload["conversation_id"]), responder,
+                                        message_id=int(payload.get("message_id") or 0))
 
     async def on_outbound(payload: dict[str, Any]) -> None:
         await deliver(runtime, int(payload["message_id"]), senders)

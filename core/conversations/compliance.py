@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utcnow
@@ -58,6 +58,12 @@ def carrier_keyword_from_provider(value: str | None) -> CarrierKeyword | None:
     """Twilio's OptOutType field (STOP / START / HELP) when it handled the keyword itself."""
     return {"STOP": CarrierKeyword.OPT_OUT, "START": CarrierKeyword.OPT_IN,
             "HELP": CarrierKeyword.HELP}.get((value or "").upper())
+
+
+def opted_out(address: ColumnElement[str]) -> ColumnElement[bool]:
+    """The same check as a SQL expression, for statements that check consent as they write
+    (one round trip instead of two)."""
+    return exists().where(OptOut.address == address, OptOut.opted_out.is_(True))
 
 
 async def is_opted_out(session: AsyncSession, address: str) -> bool:

@@ -14,7 +14,7 @@ from sqlalchemy import and_, case, select, update
 
 from core.clock import utcnow
 from core.config import Settings
-from core.conversations import compliance, repository, service
+from core.conversations import compliance, service
 from core.conversations.compliance import CarrierKeyword
 from core.conversations.events import (
     ConsentChanged,
@@ -46,7 +46,6 @@ INLINE_TOPIC = "conversations.inline_ready"
 WORKER_GROUP = "stormdesk-workers"
 LOCK_TTL_S = 60.0
 LOCK_WAIT_S = 30.0
-DRAIN_BATCH = 20
 # Twilio waits at most 15 s for a webhook's answer: a message older than that has no request
 # waiting for its replies, whatever the channel (one re-queued after its webhook died, say),
 # so they go by the channel sender instead of to a listener that is gone.
@@ -98,42 +97,53 @@ class _Handled:
     handed_over: list[InlineReply] | None = None
 
 
-async def handle_conversation(runtime: Runtime, conversation_id: int,
-                              responder: Responder) -> int:
-    """Handle every unhandled inbound message of one conversation, oldest first, under its
-    lock: two messages of one conversation are never handled at once, nor out of order, and a
-    second job for an already drained conversation is a no-op. Returns how many it handled."""
+async def handle_conversation(runtime: Runtime, conversation_id: int, responder: Responder,
+                              *, message_id: int = 0) -> int:
+    """Handle the conversation's unhandled inbound messages, oldest first, under its lock, up
+    to and including `message_id` (the job's own message; 0 drains them all): two messages of
+    one conversation are never handled at once, nor out of order, and a second job for an
+    already drained conversation is a no-op. Returns how many it handled.
+
+    Every stored message has a job of its own, so stopping at the job's message leaves the
+    newer ones to their jobs (waiting for this lock), and an older one whose job was lost is
+    handled first, here."""
     handled = 0
     async with runtime.lock.hold(conversation_lock(conversation_id), ttl_s=LOCK_TTL_S,
                                  wait_s=LOCK_WAIT_S):
         while True:
-            async with runtime.sessions() as session:
-                batch = await repository.unhandled_inbound_ids(session, conversation_id,
-                                                               limit=DRAIN_BATCH)
-            for message_id in batch:
-                await handle_message(runtime, message_id, responder)
-                handled += 1
-            # Every stored message has a job of its own, so a message arriving after this
-            # query is drained by that job (it waits for this lock); only a full batch means
-            # more may be waiting right now.
-            if len(batch) < DRAIN_BATCH:
+            done = await handle_next(runtime, conversation_id, responder)
+            if done is None:
+                return handled
+            handled += 1
+            if message_id and done >= message_id:
                 return handled
 
 
-async def handle_message(runtime: Runtime, message_id: int, responder: Responder) -> None:
-    """One inbound message, one transaction; effects (inline wake-up, send jobs, events) only
-    after commit. A bot failure never loses the message: it goes to a person instead."""
+async def handle_next(runtime: Runtime, conversation_id: int,
+                      responder: Responder) -> int | None:
+    """The conversation's oldest unhandled inbound message, found and handled in one
+    transaction; effects (inline wake-up, send jobs, events) only after commit. A bot failure
+    never loses the message: it goes to a person instead. Returns its id, None if none was
+    waiting."""
+    message_id: int | None = None
     try:
         async with unit_of_work(runtime.sessions) as session:
-            outcome = await _handle(session, runtime.settings, message_id, responder)
+            loaded = await _next_unhandled(session, conversation_id)
+            if loaded is None:
+                return None
+            message_id = loaded[0].id
+            outcome = await _handle(session, runtime.settings, loaded, responder)
     except _AlreadyHandled:
-        return  # someone else handled it meanwhile; our work was rolled back
+        return message_id  # someone else handled it meanwhile; our work was rolled back
     except Exception:
+        if message_id is None:
+            raise  # the database failed before any message was found: the job is retried
         log.exception("bot failed on message %s; handing the conversation to a person",
                       message_id)
         async with unit_of_work(runtime.sessions) as session:
             outcome = await _fail_over(session, runtime.settings, message_id)
     await after_commit(runtime, outcome)
+    return message_id
 
 
 async def after_commit(runtime: Runtime, outcome: _Handled) -> None:
@@ -151,22 +161,33 @@ class _AlreadyHandled(Exception):
     """Another handler marked the message first (only possible if a lock outlived its TTL)."""
 
 
+def _with_conversation() -> Any:
+    return (select(Message, Conversation)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .execution_options(populate_existing=True))
+
+
 async def _load(session: Any, message_id: int) -> tuple[Message, Conversation] | None:
     found = (await session.execute(
-        select(Message, Conversation)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Message.id == message_id)
-        .execution_options(populate_existing=True))).first()
+        _with_conversation().where(Message.id == message_id))).first()
     if found is None or found[0].handled_at is not None:
         return None
     return found[0], found[1]
 
 
-async def _handle(session: Any, settings: Settings, message_id: int,
+async def _next_unhandled(session: Any,
+                          conversation_id: int) -> tuple[Message, Conversation] | None:
+    """The handling order is the storing order: the oldest inbound message not handled."""
+    found = (await session.execute(
+        _with_conversation()
+        .where(Message.conversation_id == conversation_id, Message.direction == "inbound",
+               Message.handled_at.is_(None))
+        .order_by(Message.id).limit(1))).first()
+    return (found[0], found[1]) if found is not None else None
+
+
+async def _handle(session: Any, settings: Settings, loaded: tuple[Message, Conversation],
                   responder: Responder) -> _Handled:
-    loaded = await _load(session, message_id)
-    if loaded is None:
-        return _Handled()
     message, conversation = loaded
     outcome = _Handled(inbound_id=message.id)
     replies: list[tuple[Reply, str]] = []  # (reply, purpose)
@@ -252,17 +273,17 @@ async def _record(session: Any, message: Message, replies: list[tuple[Reply, str
                           > utcnow() - timedelta(seconds=INLINE_HORIZON_S)), "answered"),
                     (Message.inline_state == "waiting", "gave_up"),
                     else_=Message.inline_state))
-        .returning(Message.inline_state)
+        # A text webhook waiting for this message gets its replies with the wake-up: the
+        # consent check happens here, in this statement, right before the webhook answers, and
+        # it then answers without touching the database. (A phone call reads its held replies
+        # itself.)
+        .returning(Message.inline_state, compliance.opted_out(Message.sender))
         .execution_options(synchronize_session=False))).first()
     if marked is None:
         raise _AlreadyHandled(message.id)
-    outcome.inline = marked.inline_state == "answered"
-    # A text webhook waiting for this message gets its replies with the wake-up: the consent
-    # check happens here, in this transaction, right before the webhook answers, and it then
-    # answers without touching the database. (A phone call reads its held replies itself.)
+    outcome.inline = marked[0] == "answered"
     hand_over = outcome.inline and message.channel in service.TEXT_CHANNELS
-    opted_out = bool(replies) and hand_over and await compliance.is_opted_out(
-        session, message.sender)
+    opted_out = bool(marked[1])
     if hand_over:
         outcome.handed_over = []
     for reply, purpose in replies:

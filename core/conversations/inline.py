@@ -23,10 +23,10 @@ import logging
 from contextlib import suppress
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import or_, select, update
 
 from core.clock import utcnow
-from core.consent.models import OptOut
+from core.conversations import compliance
 from core.conversations.flows import INLINE_TOPIC
 from core.conversations.models import Message
 from core.conversations.policy import status_rank
@@ -164,7 +164,7 @@ async def _take(session: Any, message_id: int, deliver_as: str) -> list[InlineRe
     # Send-time consent check and the hand-over of held replies in two statements, whatever
     # their number: opted-out recipients get only the compliance confirmation.
     now = utcnow()
-    opted_out = exists().where(OptOut.address == Message.recipient, OptOut.opted_out.is_(True))
+    opted_out = compliance.opted_out(Message.recipient)
     held = sorted(await session.scalars(
         update(Message)
         .where(Message.reply_to_id == message_id, Message.status == "held",

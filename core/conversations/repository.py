@@ -80,19 +80,6 @@ async def open_conversation(session: AsyncSession, open_key: str) -> Conversatio
     return await session.scalar(select(Conversation).where(Conversation.open_key == open_key))
 
 
-async def unhandled_inbound_ids(session: AsyncSession, conversation_id: int,
-                                limit: int = 20) -> list[int]:
-    """The conversation's inbound messages not yet handled, oldest first: the handling order."""
-    rows = await session.scalars(
-        select(Message.id)
-        .where(Message.conversation_id == conversation_id, Message.direction == "inbound",
-               Message.handled_at.is_(None))
-        .order_by(Message.id)
-        .limit(limit)
-    )
-    return list(rows)
-
-
 def replies_to(inbound_id: int) -> Select[tuple[Message]]:
     return select(Message).where(Message.reply_to_id == inbound_id).order_by(Message.id)
 
