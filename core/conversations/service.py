@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import String, cast, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utcnow
@@ -42,20 +42,29 @@ class Identity:
     language: str = "en"
 
 
+def _contact_key(inbound: InboundMessage) -> tuple[str, str] | None:
+    phone = inbound.sender_phone
+    if phone is not None:
+        return "phone", phone
+    if "@" in inbound.sender:
+        return "email", inbound.sender.strip().lower()
+    return None
+
+
 async def resolve_identity(session: AsyncSession, inbound: InboundMessage) -> Identity:
     """Phone (SMS and WhatsApp alike) or email → contact → customer. A number on file for two
     customers (a landlord's office line) identifies nobody: the bot has to ask."""
-    phone = inbound.sender_phone
-    if phone is not None:
-        kind, value = "phone", phone
-    elif "@" in inbound.sender:
-        kind, value = "email", inbound.sender.strip().lower()
-    else:
+    key = _contact_key(inbound)
+    if key is None:
         return Identity(None)
     rows = (await session.execute(
         select(Contact.customer_id, Contact.language)
-        .where(Contact.kind == kind, Contact.value == value)
+        .where(Contact.kind == key[0], Contact.value == key[1])
     )).all()
+    return _one_customer(rows)
+
+
+def _one_customer(rows: Sequence[Any]) -> Identity:
     customers = {row.customer_id for row in rows}
     if len(customers) != 1:
         return Identity(None)
@@ -66,14 +75,43 @@ def open_key(*, customer_id: int | None, address: str) -> str:
     return f"customer:{customer_id}" if customer_id is not None else f"address:{address}"
 
 
+async def identify_and_find(session: AsyncSession,
+                            inbound: InboundMessage) -> tuple[Identity, Conversation | None]:
+    """`resolve_identity` and that identity's open conversation, in one statement when the
+    sender is a known customer (most texts): each round trip costs the webhook ~0.3 ms."""
+    key = _contact_key(inbound)
+    if key is not None:
+        # The same key as open_key() builds, computed in SQL so the conversation joins in.
+        customer_key = literal("customer:", String) + cast(Contact.customer_id, String)
+        rows = (await session.execute(
+            select(Contact.customer_id, Contact.language, Conversation)
+            .outerjoin(Conversation, Conversation.open_key == customer_key)
+            .where(Contact.kind == key[0], Contact.value == key[1])
+        )).all()
+        identity = _one_customer(rows)
+        if identity.customer_id is not None:
+            return identity, rows[0].Conversation
+    else:
+        identity = Identity(None)
+    return identity, await repository.open_conversation(
+        session, open_key(customer_id=None, address=inbound.sender))
+
+
 async def find_or_open(session: AsyncSession, *, channel: str, address: str,
                        identity: Identity) -> Conversation:
-    """The open conversation of this identity, or a new one owned by the bot. Two first
-    messages racing both land in one conversation (unique open_key)."""
+    """The open conversation of this identity, or a new one owned by the bot."""
     key = open_key(customer_id=identity.customer_id, address=address)
     found = await repository.open_conversation(session, key)
     if found is not None:
         return found
+    return await open_new(session, channel=channel, address=address, identity=identity)
+
+
+async def open_new(session: AsyncSession, *, channel: str, address: str,
+                   identity: Identity) -> Conversation:
+    """A new conversation owned by the bot. Two first messages racing both land in one
+    conversation (unique open_key)."""
+    key = open_key(customer_id=identity.customer_id, address=address)
     now = utcnow()
     new_id = await repository.insert_ignoring_conflict(session, Conversation, {
         "customer_id": identity.customer_id, "channel": channel, "address": address,
@@ -96,9 +134,10 @@ async def receive(session: AsyncSession, *, inbound: InboundMessage,
     the stored one with created=False and changes nothing. Carrier opt-out/opt-in words
     update consent here, in the same transaction: no later send can miss them."""
     # No look-up first: a repeat is rare, and the insert below detects it race-free.
-    identity = await resolve_identity(session, inbound)
-    conversation = await find_or_open(session, channel=inbound.channel, address=inbound.sender,
-                                      identity=identity)
+    identity, conversation = await identify_and_find(session, inbound)
+    if conversation is None:
+        conversation = await open_new(session, channel=inbound.channel,
+                                      address=inbound.sender, identity=identity)
     keyword = await _carrier_keyword(session, inbound)
     now = utcnow()
     message_id = await repository.insert_message_once(session, {
