@@ -8,7 +8,7 @@ event loop, and make `close()` idempotent.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,6 +28,10 @@ class EventBus(Protocol):
     """Fire-and-forget fan-out (pub/sub): every current subscriber of a topic gets each event."""
 
     async def publish(self, topic: str, payload: dict[str, Any]) -> None: ...
+
+    async def publish_many(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """`publish` each (topic, payload) in order, in one round trip where the bus has them."""
+        ...
 
     def subscribe(self, topic: str) -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]: ...
 

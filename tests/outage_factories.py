@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +80,10 @@ class RecordingBus:
         if topic.startswith("outage."):
             self.published.append((topic, payload))
         await self.inner.publish(topic, payload)
+
+    async def publish_many(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        for topic, payload in events:
+            await self.publish(topic, payload)
 
     def subscribe(self, topic: str) -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]:
         return self.inner.subscribe(topic)

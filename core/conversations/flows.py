@@ -56,9 +56,13 @@ def conversation_lock(conversation_id: int) -> str:
     return f"conversation:{conversation_id}"
 
 
-async def publish(runtime: Runtime, events: list[DomainEvent]) -> None:
-    for event in events:
-        await runtime.bus.publish(event.topic, event.to_payload())
+async def publish(runtime: Runtime, events: list[DomainEvent], *,
+                  first: tuple[str, dict[str, Any]] | None = None) -> None:
+    """The events in order (after `first`, a raw topic and payload), in one bus round trip."""
+    wire = [first] if first is not None else []
+    wire.extend((event.topic, event.to_payload()) for event in events)
+    if wire:
+        await runtime.bus.publish_many(wire)
 
 
 async def intake(runtime: Runtime, inbound: InboundMessage, *,
@@ -147,14 +151,16 @@ async def handle_next(runtime: Runtime, conversation_id: int,
 
 
 async def after_commit(runtime: Runtime, outcome: _Handled) -> None:
+    wake: tuple[str, dict[str, Any]] | None = None
     if outcome.inline:
-        wake: dict[str, Any] = {"message_id": outcome.inbound_id}
+        payload: dict[str, Any] = {"message_id": outcome.inbound_id}
         if outcome.handed_over is not None:
-            wake["replies"] = [reply.to_payload() for reply in outcome.handed_over]
-        await runtime.bus.publish(INLINE_TOPIC, wake)
+            payload["replies"] = [reply.to_payload() for reply in outcome.handed_over]
+        wake = (INLINE_TOPIC, payload)
     for reply_id in outcome.to_send:
         await runtime.queue.enqueue(OUTBOUND_STREAM, {"message_id": reply_id})
-    await publish(runtime, outcome.events)
+    # The wake-up first: the webhook waiting for it is the customer waiting.
+    await publish(runtime, outcome.events, first=wake)
 
 
 class _AlreadyHandled(Exception):

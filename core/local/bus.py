@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -36,6 +36,10 @@ class LocalEventBus:
                 log.warning("bus subscriber on %r is %d events behind; dropped the oldest",
                             topic, self._max_backlog)
             inbox.put_nowait(json.loads(wire))
+
+    async def publish_many(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        for topic, payload in events:
+            await self.publish(topic, payload)
 
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -89,6 +89,19 @@ class RedisEventBus:
         if self._closed:
             raise RuntimeError("event bus is closed")
         await self._client.publish(self._channel(topic), json.dumps(payload))
+
+    async def publish_many(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        if self._closed:
+            raise RuntimeError("event bus is closed")
+        if len(events) == 1:
+            await self.publish(*events[0])
+            return
+        # One round trip for a handled message's wake-up and events: each costs ~0.1 ms of
+        # CPU on the worker. No MULTI: subscribers need order, not atomicity.
+        async with self._client.pipeline(transaction=False) as pipe:
+            for topic, payload in events:
+                pipe.publish(self._channel(topic), json.dumps(payload))
+            await pipe.execute()
 
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:

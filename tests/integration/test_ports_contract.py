@@ -85,6 +85,18 @@ async def test_bus_fans_out_to_every_subscriber_of_the_topic_only(ports: Ports) 
             assert await anext(billing) == {"n": 2}
 
 
+async def test_bus_publish_many_delivers_each_event_in_order(ports: Ports) -> None:
+    bus = ports.bus
+    async with bus.subscribe("inline") as inline, bus.subscribe("reply") as reply:
+        await bus.publish_many([("inline", {"n": 1}), ("reply", {"n": 2}),
+                                ("inline", {"n": 3})])
+        await bus.publish_many([("reply", {"n": 4})])
+        await bus.publish_many([])
+        async with asyncio.timeout(SOON_S):
+            assert [await anext(inline), await anext(inline)] == [{"n": 1}, {"n": 3}]
+            assert [await anext(reply), await anext(reply)] == [{"n": 2}, {"n": 4}]
+
+
 async def test_bus_neither_replays_nor_delivers_after_unsubscribe(ports: Ports) -> None:
     bus = ports.bus
     await bus.publish("status", {"n": "before anyone listened"})
