@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.clock import utcnow
 from core.config import Settings
@@ -250,8 +251,14 @@ def _turn(conversation: Conversation, message: Message) -> Turn:
 async def _apply_outcome(session: Any, conversation: Conversation,
                          bot: BotOutcome) -> list[DomainEvent]:
     events: list[DomainEvent] = []
-    if bot.state is not None:
-        conversation.bot_state = dict(bot.state)
+    if bot.state is not None and dict(bot.state) != (conversation.bot_state or {}):
+        # A plain UPDATE, not an ORM flush (most turns change only the state); the object is
+        # told the new value is stored, so a transition's flush below does not write it again.
+        state = dict(bot.state)
+        await session.execute(
+            update(Conversation).where(Conversation.id == conversation.id)
+            .values(bot_state=state).execution_options(synchronize_session=False))
+        set_committed_value(conversation, "bot_state", state)
     target = None
     if bot.handoff is not None and conversation.owner == Owner.BOT:
         target, reason = Owner.QUEUED, bot.handoff.reason
