@@ -53,9 +53,7 @@ async def open_call(session: AsyncSession, *, form: Mapping[str, str],
     recipient = form.get("To", "").replace("\x00", "")[:254]
     probe = InboundMessage(channel="voice", external_id=sid, sender=address,
                            recipient=recipient)
-    identity = await service.resolve_identity(session, probe)
-    conversation = await service.find_or_open(session, channel="voice", address=address,
-                                              identity=identity)
+    identity, conversation = await service.find_or_open(session, probe)
     status = str(form.get("CallStatus") or "ringing").lower()
     status = status if status in CALL_RANK else "ringing"
     now = utcnow()

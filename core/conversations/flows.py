@@ -251,10 +251,10 @@ def _turn(conversation: Conversation, message: Message) -> Turn:
 async def _apply_outcome(session: Any, conversation: Conversation,
                          bot: BotOutcome) -> list[DomainEvent]:
     events: list[DomainEvent] = []
-    if bot.state is not None and dict(bot.state) != (conversation.bot_state or {}):
+    state = dict(bot.state) if bot.state is not None else None
+    if state is not None and state != conversation.bot_state:
         # A plain UPDATE, not an ORM flush (most turns change only the state); the object is
         # told the new value is stored, so a transition's flush below does not write it again.
-        state = dict(bot.state)
         await session.execute(
             update(Conversation).where(Conversation.id == conversation.id)
             .values(bot_state=state).execution_options(synchronize_session=False))

@@ -51,19 +51,6 @@ def _contact_key(inbound: InboundMessage) -> tuple[str, str] | None:
     return None
 
 
-async def resolve_identity(session: AsyncSession, inbound: InboundMessage) -> Identity:
-    """Phone (SMS and WhatsApp alike) or email → contact → customer. A number on file for two
-    customers (a landlord's office line) identifies nobody: the bot has to ask."""
-    key = _contact_key(inbound)
-    if key is None:
-        return Identity(None)
-    rows = (await session.execute(
-        select(Contact.customer_id, Contact.language)
-        .where(Contact.kind == key[0], Contact.value == key[1])
-    )).all()
-    return _one_customer(rows)
-
-
 def _one_customer(rows: Sequence[Any]) -> Identity:
     customers = {row.customer_id for row in rows}
     if len(customers) != 1:
@@ -75,10 +62,12 @@ def open_key(*, customer_id: int | None, address: str) -> str:
     return f"customer:{customer_id}" if customer_id is not None else f"address:{address}"
 
 
-async def identify_and_find(session: AsyncSession,
-                            inbound: InboundMessage) -> tuple[Identity, Conversation | None]:
-    """`resolve_identity` and that identity's open conversation, in one statement when the
-    sender is a known customer (most texts): each round trip costs the webhook ~0.3 ms."""
+async def _identify_and_find(session: AsyncSession,
+                             inbound: InboundMessage) -> tuple[Identity, Conversation | None]:
+    """Phone (SMS and WhatsApp alike) or email → contact → customer, and that identity's open
+    conversation: one statement when the sender is a known customer (most texts), as each
+    round trip costs the webhook ~0.3 ms. A number on file for two customers (a landlord's
+    office line) identifies nobody: the bot has to ask."""
     key = _contact_key(inbound)
     if key is not None:
         # The same key as open_key() builds, computed in SQL so the conversation joins in.
@@ -97,33 +86,26 @@ async def identify_and_find(session: AsyncSession,
         session, open_key(customer_id=None, address=inbound.sender))
 
 
-async def find_or_open(session: AsyncSession, *, channel: str, address: str,
-                       identity: Identity) -> Conversation:
-    """The open conversation of this identity, or a new one owned by the bot."""
-    key = open_key(customer_id=identity.customer_id, address=address)
-    found = await repository.open_conversation(session, key)
+async def find_or_open(session: AsyncSession,
+                       inbound: InboundMessage) -> tuple[Identity, Conversation]:
+    """The sender's identity and its open conversation, or a new one owned by the bot. Two
+    first messages racing both land in one conversation (unique open_key)."""
+    identity, found = await _identify_and_find(session, inbound)
     if found is not None:
-        return found
-    return await open_new(session, channel=channel, address=address, identity=identity)
-
-
-async def open_new(session: AsyncSession, *, channel: str, address: str,
-                   identity: Identity) -> Conversation:
-    """A new conversation owned by the bot. Two first messages racing both land in one
-    conversation (unique open_key)."""
-    key = open_key(customer_id=identity.customer_id, address=address)
+        return identity, found
+    key = open_key(customer_id=identity.customer_id, address=inbound.sender)
     now = utcnow()
     new_id = await repository.insert_ignoring_conflict(session, Conversation, {
-        "customer_id": identity.customer_id, "channel": channel, "address": address,
-        "owner": Owner.BOT.value, "open_key": key, "language": identity.language,
-        "bot_state": {}, "opened_at": now, "last_message_at": now, "owner_changed_at": now,
-        "priority": 0,
+        "customer_id": identity.customer_id, "channel": inbound.channel,
+        "address": inbound.sender, "owner": Owner.BOT.value, "open_key": key,
+        "language": identity.language, "bot_state": {}, "opened_at": now,
+        "last_message_at": now, "owner_changed_at": now, "priority": 0,
     }, conflict=("open_key",))
     conversation = (await session.get(Conversation, new_id) if new_id is not None
                     else await repository.open_conversation(session, key))
     if conversation is None:  # opened and closed by someone else within our statement
         raise NotFound("conversation vanished while opening", open_key=key)
-    return conversation
+    return identity, conversation
 
 
 async def receive(session: AsyncSession, *, inbound: InboundMessage,
@@ -134,10 +116,7 @@ async def receive(session: AsyncSession, *, inbound: InboundMessage,
     the stored one with created=False and changes nothing. Carrier opt-out/opt-in words
     update consent here, in the same transaction: no later send can miss them."""
     # No look-up first: a repeat is rare, and the insert below detects it race-free.
-    identity, conversation = await identify_and_find(session, inbound)
-    if conversation is None:
-        conversation = await open_new(session, channel=inbound.channel,
-                                      address=inbound.sender, identity=identity)
+    _, conversation = await find_or_open(session, inbound)
     keyword = await _carrier_keyword(session, inbound)
     now = utcnow()
     message_id = await repository.insert_message_once(session, {
