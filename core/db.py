@@ -87,6 +87,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+async def write_lock(session: AsyncSession) -> None:
+    """Take SQLite's write lock before the transaction's first read.
+
+    pysqlite opens a transaction only at the first INSERT/UPDATE/DELETE, so reads before it each
+    see whatever was committed at that instant, and a read-decide-write pass (routing) can act
+    on a mix of old and new rows. BEGIN IMMEDIATE makes the whole transaction one serial view,
+    the way a PostgreSQL pass under its distributed lock already behaves. No-op on PostgreSQL,
+    and once the transaction holds the lock (a write came first).
+    """
+    if session.bind is None or session.bind.dialect.name != "sqlite":
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    if not raw.driver_connection.in_transaction:
+        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 

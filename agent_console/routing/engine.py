@@ -16,6 +16,7 @@ from agent_console.live import log as event_log
 from agent_console.live.log import ROUTE_TOPIC, SUPERVISORS, console_tx, skill_audience
 from agent_console.routing import offers, queues, sla, work
 from core.clock import utcnow
+from core.db import write_lock
 from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,9 @@ class RoutingEngine:
         config = console_config(self._runtime)
         await self._prune(config)
         async with console_tx(self._runtime) as tx:
+            # One consistent view for the pass: without it, on SQLite, an emergency queued
+            # mid-pass could be missed while the agent it needed is seen as free.
+            await write_lock(tx.session)
             now = utcnow()
             await offers.expire_offers(tx, now=now, config=config)
             await queues.reconcile(tx, now=now)

@@ -39,3 +39,32 @@ async def test_audit_log_is_append_only(session) -> None:
     await session.rollback()
     with pytest.raises((DBAPIError, IntegrityError)):
         await session.execute(text("DELETE FROM audit_entries"))
+
+
+async def test_write_lock_gives_sqlite_one_serial_view(sqlite_url) -> None:
+    # A routing pass reads, decides, then writes: no other writer may land between its reads.
+    import asyncio
+
+    from core.db import make_engine, make_sessionmaker, write_lock
+
+    engine = make_engine(sqlite_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        async with sessions() as holder:
+            await write_lock(holder)
+            await write_lock(holder)  # idempotent inside one transaction
+
+            async def other_writer() -> None:
+                async with sessions() as other, other.begin():
+                    other.add(Customer(first_name="Late", mailing_zip="70001"))
+
+            writer = asyncio.create_task(other_writer())
+            await asyncio.sleep(0.3)
+            assert not writer.done(), "a second writer got in while the lock was held"
+            assert (await holder.scalars(select(Customer))).all() == []
+            await holder.commit()
+        await asyncio.wait_for(writer, 10)
+        async with sessions() as check:
+            assert [c.first_name for c in await check.scalars(select(Customer))] == ["Late"]
+    finally:
+        await engine.dispose()
