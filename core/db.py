@@ -92,9 +92,9 @@ async def write_lock(session: AsyncSession) -> None:
 
     pysqlite opens a transaction only at the first INSERT/UPDATE/DELETE, so reads before it each
     see whatever was committed at that instant, and a read-decide-write pass (routing) can act
-    on a mix of old and new rows. BEGIN IMMEDIATE makes the whole transaction one serial view,
-    the way a PostgreSQL pass under its distributed lock already behaves. No-op on PostgreSQL,
-    and once the transaction holds the lock (a write came first).
+    on a mix of old and new rows. BEGIN IMMEDIATE makes the whole transaction one serial view.
+    No-op on PostgreSQL (each statement there reads the latest committed rows, and the rows
+    that decide take FOR UPDATE), and once the transaction holds the lock (a write came first).
     """
     if session.bind is None or session.bind.dialect.name != "sqlite":
         return

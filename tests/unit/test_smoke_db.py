@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from core.accounts.models import Account
 from core.audit.models import AuditEntry
 from core.customers.models import Customer
+from core.db import make_engine, make_sessionmaker, write_lock
 
 
 async def test_times_come_back_aware_utc(session) -> None:
@@ -43,10 +45,6 @@ async def test_audit_log_is_append_only(session) -> None:
 
 async def test_write_lock_gives_sqlite_one_serial_view(sqlite_url) -> None:
     # A routing pass reads, decides, then writes: no other writer may land between its reads.
-    import asyncio
-
-    from core.db import make_engine, make_sessionmaker, write_lock
-
     engine = make_engine(sqlite_url)
     sessions = make_sessionmaker(engine)
     try:
