@@ -17,6 +17,7 @@ from typing import Any
 from channels.base import SenderTable, deliver
 from core.conversations import flows
 from core.conversations.consumer import consume, consumer_name
+from core.conversations.direct import EXTRA, DirectHandling
 from core.conversations.inline import InlineAnswers
 from core.conversations.ports import Responder
 from core.conversations.responder import KeywordResponder
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 SWEEP_EVERY_S = 30.0
 DEFAULT_CONCURRENCY = 16  # PostgreSQL pool: 20 + 10 overflow per process (core/db.py)
 EMBEDDED_CONCURRENCY = 8  # SQLite pool: 5 + 10, shared with the webhooks in the same process
+# Embedded, the webhooks' own handling shares that pool with the workers: 8 + 4 handlers leave
+# room for the webhooks and for a handler's second session (see run_workers).
+EMBEDDED_DIRECT_SLOTS = 4
 
 
 def responder_for(runtime: Runtime) -> Responder:
@@ -95,20 +99,30 @@ async def run_workers(runtime: Runtime, stop: asyncio.Event, *,
 
 @contextlib.asynccontextmanager
 async def serving(runtime: Runtime, *, workers: bool | None = None) -> AsyncIterator[None]:
-    """For the API process: the inline-answer listener, and in embedded mode the workers."""
+    """For the API process: the inline-answer listener, handling here while there is room,
+    and in embedded mode the workers."""
     answers = InlineAnswers(runtime)
     runtime.extras["inline_answers"] = answers
+    in_process = runtime.settings.embedded if workers is None else workers
+    slots = runtime.settings.direct_slots
+    direct = DirectHandling(runtime, responder_for(runtime),
+                            slots=min(slots, EMBEDDED_DIRECT_SLOTS) if in_process else slots)
+    if slots:
+        runtime.extras[EXTRA] = direct
     stop = asyncio.Event()
     tasks = [asyncio.create_task(answers.listen(), name="inline-answers")]
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(answers.listening.wait(), timeout=5.0)
-    if runtime.settings.embedded if workers is None else workers:
+    if in_process:
         tasks.append(asyncio.create_task(
             run_workers(runtime, stop, concurrency=EMBEDDED_CONCURRENCY),
             name="pipeline-workers"))
     try:
         yield
     finally:
+        runtime.extras.pop(EXTRA, None)
+        # Before the listener stops: what is handled here may still wake a webhook.
+        await direct.close()
         stop.set()
         tasks[0].cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # How long the SMS webhook waits for the bot's reply to answer inline as TwiML (else
     # the reply goes by the REST API); 0 sends every reply by REST.
     sms_inline_budget_s: float = Field(default=2.0, ge=0.0, le=10.0)
+    # Messages an API process handles itself while it has room, instead of queueing them for
+    # a worker (core/conversations/direct.py); 0 queues every one.
+    direct_slots: int = Field(default=8, ge=0, le=64)
     log_json: bool = True
     # A folder of <lang>.yml files whose keys override the built-in bot replies.
     templates_dir: Path | None = None

@@ -35,7 +35,7 @@ from channels.email.threading import (
     thread_conversation,
 )
 from core.config import Settings
-from core.conversations import flows, service
+from core.conversations import direct, flows, service
 from core.conversations.events import DeliveryStatusChanged
 from core.conversations.schemas import InboundMessage, Media
 from core.db import unit_of_work
@@ -134,7 +134,8 @@ class EmailChannel:
             recipient=self._our_recipient(email, envelope_to), text=text, media=media,
             profile_name=email.from_name or None,
         )
-        result = await flows.intake(self.runtime, inbound)
+        result = await flows.intake(self.runtime, inbound,
+                                    handle_here=direct.handle_here(self.runtime))
         if threaded is not None and threaded != result.conversation_id:
             log.info("email %s answers conversation %s but was filed in %s by its sender",
                      email.message_id, threaded, result.conversation_id)

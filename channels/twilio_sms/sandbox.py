@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
 
 from channels.twilio_sms.options import TwilioSmsOptions
-from core.conversations import flows
+from core.conversations import direct, flows
 from core.conversations.inline import InlineAnswers
 from core.conversations.models import Message
 from core.conversations.schemas import InboundMessage
@@ -91,7 +91,8 @@ async def send_text(body: TextIn, request: Request, runtime: RuntimeDep) -> Thre
                              text=body.text)
     answers: InlineAnswers | None = runtime.extras.get("inline_answers")
     result = await flows.intake(runtime, inbound,
-                                expect_inline=answers.expect if answers else None)
+                                expect_inline=answers.expect if answers else None,
+                                handle_here=direct.handle_here(runtime))
     if answers is not None and result.created:
         try:
             await answers.collect(result.message_id, budget_s=options.inline_budget_s,

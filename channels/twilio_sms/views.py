@@ -15,7 +15,7 @@ from channels.twilio_sms.options import STATUS_PATH, TwilioSmsOptions
 from channels.twilio_sms.parser import TwilioMessageParser
 from channels.twilio_sms.security import VerifiedTwilioForm
 from channels.twilio_sms.twiml import messaging_twiml
-from core.conversations import compliance, flows, service
+from core.conversations import compliance, direct, flows, service
 from core.conversations.events import DeliveryStatusChanged
 from core.conversations.inline import InlineAnswers
 from core.db import unit_of_work
@@ -40,7 +40,8 @@ async def inbound_message(form: VerifiedTwilioForm, runtime: RuntimeDep) -> Resp
         {k: v for k, v in form.items() if isinstance(v, str)})
     answers: InlineAnswers | None = runtime.extras.get("inline_answers")
     result = await flows.intake(runtime, inbound,
-                                expect_inline=answers.expect if answers else None)
+                                expect_inline=answers.expect if answers else None,
+                                handle_here=direct.handle_here(runtime))
     if answers is None:
         return messaging_twiml([])
     if not result.created:

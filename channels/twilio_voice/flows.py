@@ -47,8 +47,8 @@ from channels.twilio_voice.parser import (
 from channels.twilio_voice.steps import LANGUAGES, Step, absolute
 from channels.twilio_voice.twiml import Line
 from core.clock import utcnow
+from core.conversations import direct, repository
 from core.conversations import flows as pipeline
-from core.conversations import repository
 from core.conversations.models import Conversation, Message
 from core.conversations.policy import status_rank
 from core.db import unit_of_work
@@ -161,7 +161,8 @@ async def take_turn(runtime: Runtime, form: Mapping[str, str], step: Step) -> Vo
         return await not_heard(call, step, no_match=heard.no_match)
     inbound = TwilioVoiceParser(region=call.options.region).parse(
         VoiceTurn(form=form, step=step, text=heard.text))
-    result = await pipeline.intake(runtime, inbound, expect_inline=_no_webhook_wait)
+    result = await pipeline.intake(runtime, inbound, expect_inline=_no_webhook_wait,
+                                   handle_here=direct.handle_here(runtime))
     return await answer_turn(call, result.message_id, step)
 
 

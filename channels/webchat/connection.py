@@ -35,7 +35,7 @@ from channels.webchat.parser import SessionMessage
 from channels.webchat.repository import agent_names, history, open_conversation_id
 from channels.webchat.service import WebchatChannel
 from channels.webchat.tokens import SessionToken, TokenRefused
-from core.conversations import flows
+from core.conversations import direct, flows
 from core.conversations.models import Conversation, Message
 
 log = logging.getLogger(__name__)
@@ -242,7 +242,8 @@ class Chat:
         """Through the same intake as every channel; acknowledged once it is committed."""
         inbound = self.channel.parser.parse(SessionMessage(self.session_id, frame))
         try:
-            result = await flows.intake(self.runtime, inbound)
+            result = await flows.intake(self.runtime, inbound,
+                                        handle_here=direct.handle_here(self.runtime))
         except Exception:
             log.exception("web chat message of session %s not stored", self.session_id)
             self._refuse(FrameError("unavailable", "not stored: send it again",

@@ -67,20 +67,25 @@ async def publish(runtime: Runtime, events: list[DomainEvent], *,
 
 
 async def intake(runtime: Runtime, inbound: InboundMessage, *,
-                 expect_inline: Callable[[int], None] | None = None) -> service.Intake:
-    """Store the message (committed when this returns), then queue its handling.
+                 expect_inline: Callable[[int], None] | None = None,
+                 handle_here: Callable[[int, int], bool] | None = None) -> service.Intake:
+    """Store the message (committed when this returns), then start its handling.
 
     `expect_inline` (InlineAnswers.expect) registers the caller as waiting for the replies
-    before the job exists, so the wake-up cannot come first. The job goes on a durable queue
-    after commit: if this process dies in between, `requeue_unhandled` finds the message."""
+    before handling starts, so the wake-up cannot come first. `handle_here`
+    (DirectHandling.take) handles it in this process if it has room; otherwise the job goes
+    on a durable queue after commit. If this process dies in between, `requeue_unhandled`
+    finds the message."""
     async with unit_of_work(runtime.sessions) as session:
         result = await service.receive(session, inbound=inbound,
                                        answer_inline=expect_inline is not None)
     if result.created:
         if expect_inline is not None:
             expect_inline(result.message_id)
-        await runtime.queue.enqueue(INBOUND_STREAM, {"conversation_id": result.conversation_id,
-                                                     "message_id": result.message_id})
+        if handle_here is None or not handle_here(result.conversation_id, result.message_id):
+            await runtime.queue.enqueue(INBOUND_STREAM,
+                                        {"conversation_id": result.conversation_id,
+                                         "message_id": result.message_id})
         events: list[DomainEvent] = [MessageReceived(
             conversation_id=result.conversation_id, message_id=result.message_id,
             channel=inbound.channel, customer_id=result.customer_id, owner=result.owner)]

@@ -1,0 +1,88 @@
+"""Handling a message in the process that received it, when that process has room.
+
+The durable job (the inbound stream, read by workers) costs a message an enqueue, a worker's
+read and ack, and a hop between processes before the bot even starts: on a busy machine that
+is about a third of the CPU a message takes. A webhook that just committed its message
+usually has the bot right here, idle: so while a slot is free it handles the message itself,
+under the same conversation lock and through the same `handle_conversation` a worker runs,
+and the job is never written. Order and exactly-once stay the lock's and the handled mark's
+job, as before: whoever takes the lock first handles the oldest unhandled message first.
+
+Nothing is lost if this process dies mid-handling: the message is committed and unhandled,
+and the workers' sweep (`flows.requeue_unhandled`) queues it after 30 s. If handling here
+fails, the job is queued at once, as if it had never been tried here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from core.conversations import flows
+from core.conversations.ports import Responder
+from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+EXTRA = "direct_handling"  # where the process's DirectHandling lives in runtime.extras
+
+
+class DirectHandling:
+    """One per API process: at most `slots` messages handled here at once."""
+
+    def __init__(self, runtime: Runtime, responder: Responder, *, slots: int) -> None:
+        self._runtime = runtime
+        self._responder = responder
+        self._free = slots
+        self._closed = False
+        self._running: set[asyncio.Task[None]] = set()
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def take(self, conversation_id: int, message_id: int) -> bool:
+        """Start handling the message here, if a slot is free; False: queue its job."""
+        if self._closed or self._free <= 0:
+            return False
+        self._free -= 1
+        task = asyncio.create_task(self._handle(conversation_id, message_id),
+                                   name=f"direct-{message_id}")
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return True
+
+    async def _handle(self, conversation_id: int, message_id: int) -> None:
+        try:
+            await flows.handle_conversation(self._runtime, conversation_id, self._responder,
+                                            message_id=message_id)
+        except Exception:  # the lock or the database failed: a worker tries again
+            log.exception("handling message %s here failed; queueing it", message_id)
+            try:
+                await self._runtime.queue.enqueue(flows.INBOUND_STREAM,
+                                                  {"conversation_id": conversation_id,
+                                                   "message_id": message_id})
+            except Exception:  # the sweep finds it, committed and unhandled
+                log.exception("could not queue message %s either", message_id)
+        finally:
+            self._free += 1
+
+    async def close(self, *, timeout_s: float = 20.0) -> None:
+        """Take no more, and let what is in hand finish (a bot turn takes milliseconds; one
+        waiting on a conversation lock may take longer: past the timeout it is cancelled,
+        its transaction rolls back, and the sweep re-queues the message)."""
+        self._closed = True
+        if not self._running:
+            return
+        _, pending = await asyncio.wait(set(self._running), timeout=timeout_s)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def handle_here(runtime: Runtime) -> Callable[[int, int], bool] | None:
+    """For `flows.intake`: this process's direct handling, if it runs one (API processes do,
+    channels.pipeline.serving starts it)."""
+    direct: DirectHandling | None = runtime.extras.get(EXTRA)
+    return direct.take if direct is not None else None
