@@ -1,0 +1,120 @@
+"""Handling in the API process (core/conversations/direct.py): a webhook with a free slot
+handles its own message and no job is queued; with the slots taken, or with direct handling
+off, the job goes to the workers as before; if handling here fails, the job is queued and a
+worker answers. Every path ends with the reply, once."""
+
+from __future__ import annotations
+
+import asyncio
+import xml.etree.ElementTree as ET
+from contextlib import asynccontextmanager
+from typing import Any
+
+from messaging_helpers import SMS_PATH, messaging_app, post_signed, sms_payload, wait_for
+
+from core.conversations.flows import INBOUND_STREAM
+from core.conversations.models import Message
+from core.conversations.schemas import BotOutcome, Reply
+
+LONG_BUDGET_S = 30.0
+
+
+def bodies(twiml: str) -> list[str]:
+    return [m.findtext("Body") or "" for m in ET.fromstring(twiml).findall("Message")]
+
+
+def count_jobs(runtime: Any) -> list[dict[str, Any]]:
+    """Record every inbound job queued (and still queue it)."""
+    jobs: list[dict[str, Any]] = []
+    enqueue = runtime.queue.enqueue
+
+    async def recording(stream: str, payload: dict[str, Any]) -> str:
+        if stream == INBOUND_STREAM:
+            jobs.append(payload)
+        return await enqueue(stream, payload)
+
+    runtime.queue.enqueue = recording
+    return jobs
+
+
+class GatedBot:
+    """Echoes, but the first turn waits until released (holds its slot meanwhile)."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.turns = 0
+
+    async def respond(self, session: Any, turn: Any) -> BotOutcome:
+        self.turns += 1
+        if self.turns == 1:
+            await self.release.wait()
+        return BotOutcome(replies=(Reply(text=f"echo {turn.text}"),))
+
+
+async def test_a_free_slot_handles_the_message_here_without_a_job(db_url: str) -> None:
+    async with messaging_app(db_url, inline_budget_s=LONG_BUDGET_S) as h:
+        jobs = count_jobs(h.runtime)
+        async with asyncio.timeout(15):
+            response = await post_signed(h.client, SMS_PATH,
+                                         sms_payload(sender="+15045550123", body="HELP"))
+        [text] = bodies(response.text)
+        assert "Riverbend Public Utilities" in text
+        assert jobs == []
+        [inbound] = await h.messages(Message.direction == "inbound")
+        assert inbound.handled_at is not None and inbound.inline_state == "answered"
+
+
+async def test_with_direct_handling_off_every_message_is_a_job(db_url: str) -> None:
+    async with messaging_app(db_url, inline_budget_s=LONG_BUDGET_S, direct_slots=0) as h:
+        jobs = count_jobs(h.runtime)
+        response = await post_signed(h.client, SMS_PATH,
+                                     sms_payload(sender="+15045550123", body="HELP"))
+        assert "Riverbend Public Utilities" in bodies(response.text)[0]
+        assert [job["message_id"] for job in jobs] == [
+            m.id for m in await h.messages(Message.direction == "inbound")]
+
+
+async def test_with_the_slots_taken_the_next_message_goes_to_a_worker(db_url: str) -> None:
+    bot = GatedBot()
+    async with messaging_app(db_url, inline_budget_s=LONG_BUDGET_S, responder=bot,
+                             direct_slots=1) as h:
+        jobs = count_jobs(h.runtime)
+        first = asyncio.create_task(post_signed(
+            h.client, SMS_PATH, sms_payload(sender="+15045550123", body="one")))
+        await wait_for(lambda: _turns(bot, 1))
+        async with asyncio.timeout(15):  # answered while the first still holds the slot
+            second = await post_signed(h.client, SMS_PATH,
+                                       sms_payload(sender="+15045550124", body="two"))
+        assert bodies(second.text) == ["echo two"]
+        assert len(jobs) == 1 and not first.done()
+        bot.release.set()
+        assert bodies((await first).text) == ["echo one"]
+        assert len(jobs) == 1
+
+
+async def test_a_failure_here_queues_the_job_and_a_worker_answers(db_url: str) -> None:
+    async with messaging_app(db_url, inline_budget_s=LONG_BUDGET_S) as h:
+        jobs = count_jobs(h.runtime)
+        hold = h.runtime.lock.hold
+        failed: list[str] = []
+
+        @asynccontextmanager
+        async def fails_once(key: str, **kwargs: Any) -> Any:
+            if key.startswith("conversation:") and not failed:
+                failed.append(key)
+                raise ConnectionError("lock service unreachable")
+            async with hold(key, **kwargs):
+                yield
+
+        h.runtime.lock.hold = fails_once
+        async with asyncio.timeout(15):
+            response = await post_signed(h.client, SMS_PATH,
+                                         sms_payload(sender="+15045550123", body="HELP"))
+        assert "Riverbend Public Utilities" in bodies(response.text)[0]
+        assert len(failed) == 1 and len(jobs) == 1
+        assert await h.count(Message, Message.direction == "outbound") == 1
+        assert h.twilio.sent == []
+
+
+async def _turns(bot: GatedBot, n: int) -> bool:
+    return bot.turns >= n
