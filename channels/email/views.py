@@ -27,7 +27,7 @@ REALM = 'Basic realm="stormdesk-email-inbound", charset="UTF-8"'
 FORM_OVERHEAD = 256 * 1024
 
 
-def channel_of(runtime: RuntimeDep) -> EmailChannel:
+async def channel_of(runtime: RuntimeDep) -> EmailChannel:
     channel = runtime.extras.get(EXTRA_KEY)
     if channel is None:
         raise Unavailable("the email channel is not running")
@@ -37,7 +37,7 @@ def channel_of(runtime: RuntimeDep) -> EmailChannel:
 Channel = Annotated[EmailChannel, Depends(channel_of)]
 
 
-def verify_inbound_auth(request: Request, runtime: RuntimeDep) -> None:
+async def verify_inbound_auth(request: Request, runtime: RuntimeDep) -> None:
     """HTTP basic auth with the configured secret. SendGrid sends it from the credentials in
     the Inbound Parse URL (https://user:secret@host/channels/email/inbound)."""
     settings = runtime.settings
