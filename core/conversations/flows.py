@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, select, update
+from sqlalchemy import and_, bindparam, case, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.clock import utcnow
@@ -173,6 +173,32 @@ class _AlreadyHandled(Exception):
     """Another handler marked the message first (only possible if a lock outlived its TTL)."""
 
 
+# Prebuilt with bind parameters, like service.py's hot statements (see there why).
+_messages = Message.__table__
+_conversations = Conversation.__table__
+_SAVE_STATE = (update(_conversations).where(_conversations.c.id == bindparam("conversation"))
+               .values(bot_state=bindparam("state")))
+# One statement marks the message handled (once: a second handler finds it taken) and
+# decides who sends: if the webhook that delivered it is still waiting (and is not past
+# Twilio's wait), the replies ride its response; if it gave up, or never waited, the channel
+# sender sends them. A text webhook waiting for this message gets its replies with the
+# wake-up: the consent check happens here, in this statement, right before the webhook
+# answers, and it then answers without touching the database. (A phone call reads its held
+# replies itself.)
+_MARK_HANDLED = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("message"), _messages.c.handled_at.is_(None))
+    .values(handled_at=bindparam("now"),
+            inline_state=case(
+                (and_(_messages.c.inline_state == "waiting",
+                      _messages.c.created_at > bindparam("fresh_after",
+                                                         type_=_messages.c.created_at.type)),
+                 "answered"),
+                (_messages.c.inline_state == "waiting", "gave_up"),
+                else_=_messages.c.inline_state))
+    .returning(_messages.c.inline_state, compliance.opted_out(_messages.c.sender)))
+
+
 def _with_conversation() -> Any:
     return (select(Message, Conversation)
             .join(Conversation, Conversation.id == Message.conversation_id)
@@ -187,14 +213,16 @@ async def _load(session: Any, message_id: int) -> tuple[Message, Conversation] |
     return found[0], found[1]
 
 
+# The handling order is the storing order: the oldest inbound message not handled.
+_NEXT_UNHANDLED = (_with_conversation()
+                   .where(Message.conversation_id == bindparam("conversation"),
+                          Message.direction == "inbound", Message.handled_at.is_(None))
+                   .order_by(Message.id).limit(1))
+
+
 async def _next_unhandled(session: Any,
                           conversation_id: int) -> tuple[Message, Conversation] | None:
-    """The handling order is the storing order: the oldest inbound message not handled."""
-    found = (await session.execute(
-        _with_conversation()
-        .where(Message.conversation_id == conversation_id, Message.direction == "inbound",
-               Message.handled_at.is_(None))
-        .order_by(Message.id).limit(1))).first()
+    found = (await session.execute(_NEXT_UNHANDLED, {"conversation": conversation_id})).first()
     return (found[0], found[1]) if found is not None else None
 
 
@@ -260,9 +288,7 @@ async def _apply_outcome(session: Any, conversation: Conversation,
     if state is not None and state != conversation.bot_state:
         # A plain UPDATE, not an ORM flush (most turns change only the state); the object is
         # told the new value is stored, so a transition's flush below does not write it again.
-        await session.execute(
-            update(Conversation).where(Conversation.id == conversation.id)
-            .values(bot_state=state).execution_options(synchronize_session=False))
+        await session.execute(_SAVE_STATE, {"conversation": conversation.id, "state": state})
         set_committed_value(conversation, "bot_state", state)
     target = None
     if bot.handoff is not None and conversation.owner == Owner.BOT:
@@ -280,23 +306,10 @@ async def _apply_outcome(session: Any, conversation: Conversation,
 
 async def _record(session: Any, message: Message, replies: list[tuple[Reply, str]],
                   outcome: _Handled) -> None:
-    # One statement marks the message handled (once: a second handler finds it taken) and
-    # decides who sends: if the webhook that delivered it is still waiting, the replies ride
-    # its response (held for it); if it gave up, or never waited, the channel sender does.
-    marked = (await session.execute(
-        update(Message).where(Message.id == message.id, Message.handled_at.is_(None))
-        .values(handled_at=utcnow(),
-                inline_state=case(
-                    (and_(Message.inline_state == "waiting", Message.created_at
-                          > utcnow() - timedelta(seconds=INLINE_HORIZON_S)), "answered"),
-                    (Message.inline_state == "waiting", "gave_up"),
-                    else_=Message.inline_state))
-        # A text webhook waiting for this message gets its replies with the wake-up: the
-        # consent check happens here, in this statement, right before the webhook answers, and
-        # it then answers without touching the database. (A phone call reads its held replies
-        # itself.)
-        .returning(Message.inline_state, compliance.opted_out(Message.sender))
-        .execution_options(synchronize_session=False))).first()
+    now = utcnow()
+    marked = (await session.execute(_MARK_HANDLED, {
+        "message": message.id, "now": now,
+        "fresh_after": now - timedelta(seconds=INLINE_HORIZON_S)})).first()
     if marked is None:
         raise _AlreadyHandled(message.id)
     outcome.inline = marked[0] == "answered"

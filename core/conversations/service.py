@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, cast, insert, literal, select, update
+from sqlalchemy import String, bindparam, cast, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utcnow
@@ -51,6 +51,25 @@ def _contact_key(inbound: InboundMessage) -> tuple[str, str] | None:
     return None
 
 
+# The hot path's statements are built once, with bind parameters: SQLAlchemy memoizes a
+# statement's cache key on the object, so executing a prebuilt one skips the key's traversal
+# and costs about half the client CPU of building it afresh per message (~140 us less per
+# statement on PostgreSQL, measured with a prebuilt vs a fresh ORM select and update).
+# The same key as open_key() builds, computed in SQL so the conversation joins in.
+_CUSTOMER_KEY = literal("customer:", String) + cast(Contact.customer_id, String)
+_IDENTIFY = (select(Contact.customer_id, Contact.language, Conversation)
+             .outerjoin(Conversation, Conversation.open_key == _CUSTOMER_KEY)
+             .where(Contact.kind == bindparam("kind"), Contact.value == bindparam("value")))
+_conversations = Conversation.__table__
+# Core, on the table: nothing in the transaction reads the object's new values, and the
+# ORM's bulk-update path costs more than the statement.
+_TOUCH = (update(_conversations).where(_conversations.c.id == bindparam("conversation"))
+          .values(last_message_at=bindparam("at"), channel=bindparam("new_channel"),
+                  address=bindparam("new_address")))
+_INSERT_ONE = insert(Message).returning(Message)
+_INSERT_MANY = insert(Message).returning(Message, sort_by_parameter_order=True)
+
+
 def _one_customer(rows: Sequence[Any]) -> Identity:
     customers = {row.customer_id for row in rows}
     if len(customers) != 1:
@@ -70,13 +89,7 @@ async def _identify_and_find(session: AsyncSession,
     office line) identifies nobody: the bot has to ask."""
     key = _contact_key(inbound)
     if key is not None:
-        # The same key as open_key() builds, computed in SQL so the conversation joins in.
-        customer_key = literal("customer:", String) + cast(Contact.customer_id, String)
-        rows = (await session.execute(
-            select(Contact.customer_id, Contact.language, Conversation)
-            .outerjoin(Conversation, Conversation.open_key == customer_key)
-            .where(Contact.kind == key[0], Contact.value == key[1])
-        )).all()
+        rows = (await session.execute(_IDENTIFY, {"kind": key[0], "value": key[1]})).all()
         identity = _one_customer(rows)
         if identity.customer_id is not None:
             return identity, rows[0].Conversation
@@ -143,12 +156,9 @@ async def receive(session: AsyncSession, *, inbound: InboundMessage,
             session, address=inbound.sender, opted_out=keyword is CarrierKeyword.OPT_OUT,
             keyword=compliance.keyword_word(inbound.text) or str(inbound.provider_keyword),
         )
-    # One plain UPDATE rather than an ORM flush: nothing in this transaction reads the
-    # object's new values, and the unit of work costs more than the statement.
-    await session.execute(
-        update(Conversation).where(Conversation.id == conversation.id)
-        .values(last_message_at=now, channel=inbound.channel, address=inbound.sender)
-        .execution_options(synchronize_session=False))
+    await session.execute(_TOUCH, {"conversation": conversation.id, "at": now,
+                                   "new_channel": inbound.channel,
+                                   "new_address": inbound.sender})
     return Intake(message_id=message_id, conversation_id=conversation.id,
                   customer_id=conversation.customer_id, owner=conversation.owner, created=True,
                   keyword=keyword)
@@ -214,9 +224,8 @@ async def record_reply(session: AsyncSession, *, conversation_id: int, reply: Re
     # An INSERT … RETURNING rather than session.add + flush: the same rows back as objects,
     # in order, without the unit of work's bookkeeping (a third of this function's CPU).
     if len(values) == 1:  # the usual case: a single execution, not the executemany path
-        return list(await session.scalars(insert(Message).returning(Message), values[0]))
-    return list(await session.scalars(
-        insert(Message).returning(Message, sort_by_parameter_order=True), values))
+        return list(await session.scalars(_INSERT_ONE, values[0]))
+    return list(await session.scalars(_INSERT_MANY, values))
 
 
 async def _latest_inbound(session: AsyncSession, conversation_id: int) -> Message | None:
