@@ -28,8 +28,9 @@ DESCRIPTION = (
     "HTTP to `stormdesk serve`. Each answer is the TwiML carrying the bot's reply, so the "
     "latency is a customer's text stored, handled under its conversation lock (by the API "
     "process that took it while it has a free slot, else by a worker), and the reply stored "
-    "and returned. *production*: PostgreSQL + Redis, `stormdesk serve --workers 2` (two API "
-    "processes on one port) and one `stormdesk worker`; *embedded*: SQLite, workers inside "
+    "and returned. *production*: PostgreSQL + Redis, two `stormdesk serve` API processes "
+    "(the phones dealt evenly between them, as a load balancer would) and one "
+    "`stormdesk worker`; *embedded*: SQLite, workers inside "
     "the server. "
     "*bare FastAPI*: one endpoint that parses the same form and returns a fixed TwiML, "
     "served by the same uvicorn: what this machine can do at all. The load generator "
@@ -96,9 +97,12 @@ def _cpu_s(pids: list[int]) -> float:
 
 
 async def _drive(base: str, *, senders: int, seconds: float, warmup_s: float,
-                 offset: int, pids: list[int], worker_pids: list[int] | None = None
-                 ) -> dict[str, Any]:
-    """Run `senders` phones for `seconds` after a warm-up; latency of each webhook answer."""
+                 offset: int, pids: list[int], worker_pids: list[int] | None = None,
+                 also: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run `senders` phones for `seconds` after a warm-up; latency of each webhook answer.
+
+    With `also` (more API processes), the phones are dealt round-robin across them, as a
+    load balancer would; every request is signed for `base`, the public URL."""
     import aiohttp
     from twilio.request_validator import RequestValidator
 
@@ -116,13 +120,15 @@ async def _drive(base: str, *, senders: int, seconds: float, warmup_s: float,
         async def phone(i: int) -> None:
             nonlocal inline, errors, counter
             sender = _phone(i % CUSTOMERS)
+            target = (base, *also)[i % (1 + len(also))] + "/channels/twilio/sms"
             while loop.time() < stop_at:
                 counter += 1
                 payload = _payload(sender, "STAT" if counter % 2 else "hi", counter)
                 headers = {"X-Twilio-Signature": validator.compute_signature(url, payload)}
                 began = loop.time()
                 try:
-                    async with client.post(url, data=payload, headers=headers) as response:
+                    async with client.post(target, data=payload,
+                                           headers=headers) as response:
                         text = await response.text()
                 except aiohttp.ClientError:  # a reset connection is an error, not the end
                     errors += began >= start_measure
@@ -182,18 +188,21 @@ async def _wait_ready(base: str, path: str = "/healthz", timeout_s: float = 180.
             await asyncio.sleep(0.2)
 
 
-async def _wait_pipeline(base: str, timeout_s: float = 180.0) -> None:
+async def _wait_pipeline(base: str, timeout_s: float = 180.0, *, public: str | None = None,
+                         first_id: int = 10**9) -> None:
     """Until a text gets its reply inline: the workers are up and consuming (they load the
-    NLU model at start, which takes a while on a busy machine)."""
+    NLU model at start, which takes a while on a busy machine). Signed for `public`, the
+    URL the servers know themselves by (default `base`)."""
     import aiohttp
     from twilio.request_validator import RequestValidator
 
     url = base + "/channels/twilio/sms"
+    signed = (public or base) + "/channels/twilio/sms"
     validator = RequestValidator(AUTH_TOKEN)
     async with asyncio.timeout(timeout_s), aiohttp.ClientSession() as client:
         for attempt in range(10_000):
-            payload = _payload(_phone(CUSTOMERS - 1), "HELP", 10**9 + attempt)
-            headers = {"X-Twilio-Signature": validator.compute_signature(url, payload)}
+            payload = _payload(_phone(CUSTOMERS - 1), "HELP", first_id + attempt)
+            headers = {"X-Twilio-Signature": validator.compute_signature(signed, payload)}
             async with client.post(url, data=payload, headers=headers) as response:
                 if "<Message" in await response.text():
                     return
@@ -274,25 +283,32 @@ async def run(ctx: BenchContext) -> list[dict[str, Any]]:
     async with ctx.database("postgresql") as url:
         await _seed(url)
         await _flush_redis(redis_url)
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
+        port, second = _free_port(), _free_port()
+        base, other = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{second}"
         env = _env(DATABASE_URL=url, REDIS_URL=redis_url, PUBLIC_BASE_URL=base,
                    TWILIO_API_BASE=f"http://127.0.0.1:{fake_port}")
         try:
+            # Two `serve` processes on two ports, the phones dealt evenly between them (a load
+            # balancer's round robin). `serve --workers 2` shares one socket instead, and
+            # the kernel hands 8 keep-alive connections out unevenly (6 + 2 is common), so
+            # one process saturates while the other idles: ±40% between runs.
             async with _processes(
                     [python, "-m", "uvicorn", "bench.bench_sms:fake_twilio_app", "--port",
                      str(fake_port), "--log-level", "warning", "--no-access-log"],
-                    [python, "-m", "stormdesk", "serve", "--port", str(port),
-                     "--workers", "2"],
+                    [python, "-m", "stormdesk", "serve", "--port", str(port)],
+                    [python, "-m", "stormdesk", "serve", "--port", str(second)],
                     [python, "-m", "stormdesk", "worker"], env=env) as pids:
                 await _wait_ready(base, "/readyz")
+                await _wait_ready(other, "/readyz")
                 await _wait_pipeline(base)
+                await _wait_pipeline(other, public=base, first_id=2 * 10**9)
                 for senders in levels:
                     ctx.log(f"production (PostgreSQL + Redis, 2 API + 1 worker), {senders}")
                     rows.append({"setup": "production: PostgreSQL + Redis, 2 API + 1 worker",
                                  **await _drive(base, senders=senders, seconds=seconds,
                                                 warmup_s=warmup, offset=senders * 1000,
-                                                pids=pids[1:2], worker_pids=pids[2:])})
+                                                pids=pids[1:3], worker_pids=pids[3:],
+                                                also=(other,))})
         finally:
             await _flush_redis(redis_url)
 
