@@ -102,7 +102,7 @@ async def serving(runtime: Runtime, *, workers: bool | None = None) -> AsyncIter
     """For the API process: the inline-answer listener, handling here while there is room,
     and in embedded mode the workers."""
     answers = InlineAnswers(runtime)
-    runtime.extras["inline_answers"] = answers
+    runtime.extras[flows.INLINE_ANSWERS] = answers
     in_process = runtime.settings.embedded if workers is None else workers
     slots = runtime.settings.direct_slots
     direct = DirectHandling(runtime, responder_for(runtime),
@@ -126,7 +126,7 @@ async def serving(runtime: Runtime, *, workers: bool | None = None) -> AsyncIter
         stop.set()
         tasks[0].cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        runtime.extras.pop("inline_answers", None)
+        runtime.extras.pop(flows.INLINE_ANSWERS, None)
 
 
 async def work(runtime: Runtime, *, concurrency: int = DEFAULT_CONCURRENCY) -> None:

@@ -89,7 +89,7 @@ async def send_text(body: TextIn, request: Request, runtime: RuntimeDep) -> Thre
     inbound = InboundMessage(channel="sms", external_id=f"SBIN{secrets.token_hex(15)}",
                              sender=number, recipient=runtime.settings.utility_phone,
                              text=body.text)
-    answers: InlineAnswers | None = runtime.extras.get("inline_answers")
+    answers: InlineAnswers | None = runtime.extras.get(flows.INLINE_ANSWERS)
     result = await flows.intake(runtime, inbound,
                                 expect_inline=answers.expect if answers else None,
                                 handle_here=direct.handle_here(runtime))

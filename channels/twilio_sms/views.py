@@ -38,7 +38,7 @@ async def inbound_message(form: VerifiedTwilioForm, runtime: RuntimeDep) -> Resp
     options = _options(runtime)
     inbound = TwilioMessageParser(region=options.region).parse(
         {k: v for k, v in form.items() if isinstance(v, str)})
-    answers: InlineAnswers | None = runtime.extras.get("inline_answers")
+    answers: InlineAnswers | None = runtime.extras.get(flows.INLINE_ANSWERS)
     result = await flows.intake(runtime, inbound,
                                 expect_inline=answers.expect if answers else None,
                                 handle_here=direct.handle_here(runtime))

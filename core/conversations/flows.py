@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 INBOUND_STREAM = "conversations.inbound"
 OUTBOUND_STREAM = "conversations.outbound"
 INLINE_TOPIC = "conversations.inline_ready"
+INLINE_ANSWERS = "inline_answers"  # the process's InlineAnswers, in runtime.extras
 WORKER_GROUP = "stormdesk-workers"
 LOCK_TTL_S = 60.0
 LOCK_WAIT_S = 30.0
@@ -162,7 +163,11 @@ async def after_commit(runtime: Runtime, outcome: _Handled) -> None:
         payload: dict[str, Any] = {"message_id": outcome.inbound_id}
         if outcome.handed_over is not None:
             payload["replies"] = [reply.to_payload() for reply in outcome.handed_over]
-        wake = (INLINE_TOPIC, payload)
+        # Handled in the process whose webhook waits (direct handling, embedded workers):
+        # handed straight to it, with no bus round trip, and no other process decodes it.
+        answers = runtime.extras.get(INLINE_ANSWERS)
+        if answers is None or not answers.wake_here(payload):
+            wake = (INLINE_TOPIC, payload)
     for reply_id in outcome.to_send:
         await runtime.queue.enqueue(OUTBOUND_STREAM, {"message_id": reply_id})
     # The wake-up first: the webhook waiting for it is the customer waiting.

@@ -69,6 +69,15 @@ class InlineAnswers:
                 log.exception("inline-answer listener lost the bus; resubscribing")
                 await asyncio.sleep(1.0)
 
+    def wake_here(self, event: dict[str, Any]) -> bool:
+        """The wake-up from a handler in this process; False if no request here waits for
+        it (it then goes by the bus, to whichever process does)."""
+        waiter = self._waiters.get(int(event.get("message_id", 0)))
+        if waiter is None or waiter.done():
+            return False
+        waiter.set_result(event)
+        return True
+
     def expect(self, message_id: int) -> None:
         self._waiters[message_id] = asyncio.get_running_loop().create_future()
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from messaging_helpers import SMS_PATH, messaging_app, post_signed, sms_payload, wait_for
 
-from core.conversations.flows import INBOUND_STREAM
+from core.conversations.flows import INBOUND_STREAM, INLINE_TOPIC
 from core.conversations.models import Message
 from core.conversations.schemas import BotOutcome, Reply
 
@@ -54,12 +54,22 @@ class GatedBot:
 async def test_a_free_slot_handles_the_message_here_without_a_job(db_url: str) -> None:
     async with messaging_app(db_url, inline_budget_s=LONG_BUDGET_S) as h:
         jobs = count_jobs(h.runtime)
+        topics: list[str] = []
+        publish_many = h.runtime.bus.publish_many
+
+        async def recording(events: Any) -> None:
+            topics.extend(topic for topic, _ in events)
+            await publish_many(events)
+
+        h.runtime.bus.publish_many = recording
         async with asyncio.timeout(15):
             response = await post_signed(h.client, SMS_PATH,
                                          sms_payload(sender="+15045550123", body="HELP"))
         [text] = bodies(response.text)
         assert "Riverbend Public Utilities" in text
         assert jobs == []
+        # The waiting webhook is in this process: woken directly, not through the bus.
+        assert INLINE_TOPIC not in topics and "conversations.reply_recorded" in topics
         [inbound] = await h.messages(Message.direction == "inbound")
         assert inbound.handled_at is not None and inbound.inline_state == "answered"
 
