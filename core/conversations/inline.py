@@ -27,7 +27,7 @@ from sqlalchemy import or_, select, update
 
 from core.clock import utcnow
 from core.conversations import compliance
-from core.conversations.flows import INLINE_TOPIC
+from core.conversations.flows import INBOUND_STREAM, INLINE_TOPIC
 from core.conversations.models import Message
 from core.conversations.policy import status_rank
 from core.conversations.schemas import InlineReply
@@ -114,7 +114,7 @@ class InlineAnswers:
         when the replies go by REST, or when the message never waited for an inline answer."""
         async with self._runtime.sessions() as session:
             row = (await session.execute(
-                select(Message.created_at, Message.inline_state)
+                select(Message.created_at, Message.inline_state, Message.conversation_id)
                 .where(Message.id == message_id))).first()
         if row is None or row.inline_state is None:
             return []
@@ -122,13 +122,21 @@ class InlineAnswers:
         if wait > 0:  # the first request may still be waiting: let it finish first
             await asyncio.sleep(min(wait, budget_s + REPEAT_GRACE_S))
         async with unit_of_work(self._runtime.sessions) as session:
-            if await _give_up(session, message_id):
-                return []  # nobody handled it yet: its handler now sends by REST
-            state = await session.scalar(
-                select(Message.inline_state).where(Message.id == message_id))
-            if state != "answered":
-                return []
-            ready = await _take(session, message_id, "queued")
+            gave_up = await _give_up(session, message_id)
+            if not gave_up:
+                state = await session.scalar(
+                    select(Message.inline_state).where(Message.id == message_id))
+                if state != "answered":
+                    return []
+                ready = await _take(session, message_id, "queued")
+        if gave_up:
+            # Nobody handled it yet, and the first request may have died with its handling
+            # (handled in a process that was killed): a job, so a worker handles it now
+            # rather than at the next sweep. Its replies go by REST; a spare job is a no-op.
+            await self._runtime.queue.enqueue(INBOUND_STREAM,
+                                              {"conversation_id": row.conversation_id,
+                                               "message_id": message_id})
+            return []
         return await self._claimed(message_id, ready)
 
     async def _claimed(self, message_id: int, ready: list[InlineReply]) -> list[InlineReply]:

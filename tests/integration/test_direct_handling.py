@@ -128,3 +128,29 @@ async def test_a_failure_here_queues_the_job_and_a_worker_answers(db_url: str) -
 
 async def _turns(bot: GatedBot, n: int) -> bool:
     return bot.turns >= n
+
+
+async def test_a_retry_after_the_process_died_mid_handling_gets_a_worker_at_once(
+        db_url: str) -> None:
+    """Stored and taken for handling here, then the process died (no job, nothing handled):
+    Twilio's retry gives up on the dead request and queues the job, so a worker answers by
+    REST within the inline budget, not at the sweep 30-60 s later."""
+    from channels.twilio_sms.parser import TwilioMessageParser
+    from core.conversations import flows
+
+    async with messaging_app(db_url, inline_budget_s=0.3) as h:
+        payload = sms_payload(sender="+15045550123", body="HELP")
+        inbound = TwilioMessageParser(region="US").parse(payload)
+        await flows.intake(h.runtime, inbound, expect_inline=lambda _id: None,
+                           handle_here=lambda _conversation, _message: True)
+        async with asyncio.timeout(10):
+            retry = await post_signed(h.client, SMS_PATH, payload)
+            assert bodies(retry.text) == []
+
+            async def sent() -> bool:
+                return len(h.twilio.sent) == 1
+
+            await wait_for(sent)
+        assert "Riverbend Public Utilities" in h.twilio.sent[0]["body"]
+        [stored] = await h.messages(Message.direction == "inbound")
+        assert stored.inline_state == "gave_up" and stored.handled_at is not None
