@@ -85,6 +85,8 @@ async def run_workers(runtime: Runtime, stop: asyncio.Event, *,
             try:
                 if found := await flows.requeue_unhandled(runtime):
                     log.warning("re-queued %d conversations with unhandled messages", found)
+                if found := await flows.requeue_unsent(runtime):
+                    log.warning("re-queued %d replies never sent", found)
             except Exception:  # the next sweep tries again
                 log.exception("sweep for unhandled messages failed")
 

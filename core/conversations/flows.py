@@ -376,3 +376,21 @@ async def requeue_unhandled(runtime: Runtime, *, older_than_s: float = 30.0,
         await runtime.queue.enqueue(INBOUND_STREAM, {"conversation_id": conversation_id,
                                                      "message_id": 0})
     return len(ids)
+
+
+async def requeue_unsent(runtime: Runtime, *, older_than_s: float = 30.0,
+                         horizon_s: float = 3600.0) -> int:
+    """Re-queue replies stored for the channel sender but never sent (a process died between
+    the handler's commit and its send jobs). A job for a reply already on its way is a
+    no-op: the sender claims a reply (pending → claimed) before it sends it."""
+    now = utcnow()
+    async with runtime.sessions() as session:
+        ids = list(await session.scalars(
+            select(Message.id).where(
+                Message.created_at > now - timedelta(seconds=horizon_s),
+                Message.created_at < now - timedelta(seconds=older_than_s),
+                Message.direction == "outbound", Message.status == "pending",
+            ).order_by(Message.id)))
+    for message_id in ids:
+        await runtime.queue.enqueue(OUTBOUND_STREAM, {"message_id": message_id})
+    return len(ids)

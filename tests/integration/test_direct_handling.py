@@ -154,3 +154,36 @@ async def test_a_retry_after_the_process_died_mid_handling_gets_a_worker_at_once
         assert "Riverbend Public Utilities" in h.twilio.sent[0]["body"]
         [stored] = await h.messages(Message.direction == "inbound")
         assert stored.inline_state == "gave_up" and stored.handled_at is not None
+
+
+async def test_a_reply_left_unsent_by_a_dead_process_is_sent_once_by_the_sweep(
+        db_url: str) -> None:
+    """Handled and committed, then the process died before queueing the send: the sweep
+    queues the stored reply, the sender sends it once, and a second sweep finds nothing."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from core.clock import utcnow
+    from core.conversations import flows, service
+    from core.db import unit_of_work
+
+    async with messaging_app(db_url, inline_budget_s=LONG_BUDGET_S) as h:
+        await post_signed(h.client, SMS_PATH, sms_payload(sender="+15045550123", body="HELP"))
+        [inbound] = await h.messages(Message.direction == "inbound")
+        async with unit_of_work(h.runtime.sessions) as session:
+            [row] = await service.record_reply(session, conversation_id=inbound.conversation_id,
+                                               reply=Reply(text="left behind"), author="bot")
+            await session.execute(update(Message).where(Message.id == row.id).values(
+                created_at=utcnow() - timedelta(seconds=60)))
+        assert h.twilio.sent == []
+        assert await flows.requeue_unsent(h.runtime) == 1
+
+        async def sent() -> bool:
+            return len(h.twilio.sent) == 1
+
+        await wait_for(sent)
+        assert h.twilio.sent[0]["body"] == "left behind"
+        assert await flows.requeue_unsent(h.runtime) == 0
+        await asyncio.sleep(0.3)
+        assert len(h.twilio.sent) == 1
