@@ -46,7 +46,12 @@ OUTBOUND_STREAM = "conversations.outbound"
 INLINE_TOPIC = "conversations.inline_ready"
 INLINE_ANSWERS = "inline_answers"  # the process's InlineAnswers, in runtime.extras
 WORKER_GROUP = "stormdesk-workers"
-LOCK_TTL_S = 60.0
+# A holder that dies (a killed API process handling its own messages) keeps the lock until
+# the TTL: the retry's job waits that long. A turn takes milliseconds (the Rasa client gives
+# up at 1.5 s), so 15 s is far past any live holder, and the wait outlasts a dead one's TTL.
+# Should a holder ever run past it, the conditional handled mark still stops a second
+# handling of the same message.
+LOCK_TTL_S = 15.0
 LOCK_WAIT_S = 30.0
 # Twilio waits at most 15 s for a webhook's answer: a message older than that has no request
 # waiting for its replies, whatever the channel (one re-queued after its webhook died, say),
