@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from contextlib import suppress
 from typing import Any
@@ -212,8 +213,10 @@ class Chat:
                 f"webchat:conn:{self.conn.key}", rate=self.limits.frames_per_s,
                 burst=self.limits.burst)
             if wait > 0:
+                # Rounded up, never to 0: a wait under 5 ms must not tell the widget to
+                # retry at once (it would spin; CI once saw 0.0 here).
                 self._refuse(FrameError("slow_down", "too many frames: wait a moment"),
-                             retry_after_s=round(wait, 2))
+                             retry_after_s=math.ceil(wait * 100) / 100)
                 continue
             if isinstance(raw, bytes):
                 self._refuse(FrameError("bad_frame", "frames are JSON text"))
