@@ -88,20 +88,37 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 async def write_lock(session: AsyncSession) -> None:
-    """Take SQLite's write lock before the transaction's first read.
+    """One consistent view for a read-decide-write transaction (routing), from its first read.
 
     pysqlite opens a transaction only at the first INSERT/UPDATE/DELETE, so reads before it each
-    see whatever was committed at that instant, and a read-decide-write pass (routing) can act
-    on a mix of old and new rows. BEGIN IMMEDIATE makes the whole transaction one serial view.
-    No-op on PostgreSQL (each statement there reads the latest committed rows, and the rows
-    that decide take FOR UPDATE), and once the transaction holds the lock (a write came first).
+    see whatever was committed at that instant: BEGIN IMMEDIATE makes the whole transaction one
+    serial view (no-op once it holds the lock). PostgreSQL's READ COMMITTED gives each
+    statement its own snapshot, with the same effect: the transaction runs REPEATABLE READ
+    instead, one snapshot for all its reads; a write that meets a row changed since then fails
+    with a serialization error (`is_serialization_failure`), and the caller runs it again.
+    Call it before the transaction's first statement.
     """
-    if session.bind is None or session.bind.dialect.name != "sqlite":
+    if session.bind is None:
         return
     connection = await session.connection()
+    if session.bind.dialect.name == "postgresql":
+        await connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return
+    if session.bind.dialect.name != "sqlite":
+        return
     raw = await connection.get_raw_connection()
     if not raw.driver_connection.in_transaction:
         await connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_serialization_failure(error: BaseException) -> bool:
+    """PostgreSQL's 40001 (and 40P01, a deadlock): the transaction may simply be run again."""
+    found: BaseException | None = error
+    while found is not None:
+        if getattr(found, "sqlstate", None) in ("40001", "40P01"):
+            return True
+        found = getattr(found, "orig", None) or found.__cause__
+    return False
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

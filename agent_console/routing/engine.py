@@ -16,7 +16,7 @@ from agent_console.live import log as event_log
 from agent_console.live.log import ROUTE_TOPIC, SUPERVISORS, console_tx, skill_audience
 from agent_console.routing import offers, queues, sla, work
 from core.clock import utcnow
-from core.db import write_lock
+from core.db import is_serialization_failure, write_lock
 from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,15 @@ class RoutingEngine:
         try:
             key = f"{ROUTING_LOCK}:{await event_log.log_id(self._runtime)}"
             async with self._runtime.lock.hold(key, ttl_s=30.0, wait_s=0.05):
-                await self._pass()
+                for attempt in range(3):
+                    try:
+                        await self._pass()
+                        break
+                    except Exception as error:
+                        # Someone changed a row the pass read (PostgreSQL, REPEATABLE READ):
+                        # it rolled back whole; run it again on a fresh snapshot.
+                        if attempt == 2 or not is_serialization_failure(error):
+                            raise
         except TimeoutError:
             return False
         self.passes += 1
