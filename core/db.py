@@ -98,17 +98,15 @@ async def write_lock(session: AsyncSession) -> None:
     with a serialization error (`is_serialization_failure`), and the caller runs it again.
     Call it before the transaction's first statement.
     """
-    if session.bind is None:
-        return
-    connection = await session.connection()
-    if session.bind.dialect.name == "postgresql":
+    dialect = session.bind.dialect.name if session.bind is not None else None
+    if dialect == "postgresql":
+        connection = await session.connection()
         await connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        return
-    if session.bind.dialect.name != "sqlite":
-        return
-    raw = await connection.get_raw_connection()
-    if not raw.driver_connection.in_transaction:
-        await connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif dialect == "sqlite":
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        if not raw.driver_connection.in_transaction:
+            await connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_serialization_failure(error: BaseException) -> bool:

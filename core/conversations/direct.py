@@ -60,9 +60,7 @@ class DirectHandling:
         except Exception:  # the lock or the database failed: a worker tries again
             log.exception("handling message %s here failed; queueing it", message_id)
             try:
-                await self._runtime.queue.enqueue(flows.INBOUND_STREAM,
-                                                  {"conversation_id": conversation_id,
-                                                   "message_id": message_id})
+                await flows.queue_handling(self._runtime, conversation_id, message_id)
             except Exception:  # the sweep finds it, committed and unhandled
                 log.exception("could not queue message %s either", message_id)
         finally:

@@ -89,9 +89,7 @@ async def intake(runtime: Runtime, inbound: InboundMessage, *,
         if expect_inline is not None:
             expect_inline(result.message_id)
         if handle_here is None or not handle_here(result.conversation_id, result.message_id):
-            await runtime.queue.enqueue(INBOUND_STREAM,
-                                        {"conversation_id": result.conversation_id,
-                                         "message_id": result.message_id})
+            await queue_handling(runtime, result.conversation_id, result.message_id)
         events: list[DomainEvent] = [MessageReceived(
             conversation_id=result.conversation_id, message_id=result.message_id,
             channel=inbound.channel, customer_id=result.customer_id, owner=result.owner)]
@@ -101,6 +99,12 @@ async def intake(runtime: Runtime, inbound: InboundMessage, *,
                                          keyword=compliance.keyword_word(inbound.text)))
         await publish(runtime, events)
     return result
+
+
+async def queue_handling(runtime: Runtime, conversation_id: int, message_id: int = 0) -> None:
+    """A job for the workers: handle the conversation up to `message_id` (0: all of it)."""
+    await runtime.queue.enqueue(INBOUND_STREAM, {"conversation_id": conversation_id,
+                                                 "message_id": message_id})
 
 
 @dataclass
@@ -378,8 +382,7 @@ async def requeue_unhandled(runtime: Runtime, *, older_than_s: float = 30.0,
         )
         ids = list(rows)
     for conversation_id in ids:
-        await runtime.queue.enqueue(INBOUND_STREAM, {"conversation_id": conversation_id,
-                                                     "message_id": 0})
+        await queue_handling(runtime, conversation_id)
     return len(ids)
 
 

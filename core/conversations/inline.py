@@ -26,8 +26,8 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from core.clock import utcnow
-from core.conversations import compliance
-from core.conversations.flows import INBOUND_STREAM, INLINE_TOPIC
+from core.conversations import compliance, flows
+from core.conversations.flows import INLINE_TOPIC
 from core.conversations.models import Message
 from core.conversations.policy import status_rank
 from core.conversations.schemas import InlineReply
@@ -58,9 +58,7 @@ class InlineAnswers:
                 async with self._runtime.bus.subscribe(INLINE_TOPIC) as events:
                     self.listening.set()
                     async for event in events:
-                        waiter = self._waiters.get(int(event.get("message_id", 0)))
-                        if waiter is not None and not waiter.done():
-                            waiter.set_result(event)
+                        self.wake_here(event)
                 return
             except asyncio.CancelledError:
                 raise
@@ -133,9 +131,9 @@ class InlineAnswers:
             # Nobody handled it yet, and the first request may have died with its handling
             # (handled in a process that was killed): a job, so a worker handles it now
             # rather than at the next sweep. Its replies go by REST; a spare job is a no-op.
-            await self._runtime.queue.enqueue(INBOUND_STREAM,
-                                              {"conversation_id": row.conversation_id,
-                                               "message_id": message_id})
+            # After the give-up commits: a handler that still saw "waiting" would hold the
+            # replies for a request that is gone.
+            await flows.queue_handling(self._runtime, row.conversation_id, message_id)
             return []
         return await self._claimed(message_id, ready)
 
