@@ -82,9 +82,12 @@ async def intake(runtime: Runtime, inbound: InboundMessage, *,
     (DirectHandling.take) handles it in this process if it has room; otherwise the job goes
     on a durable queue after commit. If this process dies in between, `requeue_unhandled`
     finds the message."""
-    async with unit_of_work(runtime.sessions) as session:
-        result = await service.receive(session, inbound=inbound,
-                                       answer_inline=expect_inline is not None)
+    result = await service.receive_at_once(runtime.engine, inbound=inbound,
+                                           answer_inline=expect_inline is not None)
+    if result is None:
+        async with unit_of_work(runtime.sessions) as session:
+            result = await service.receive(session, inbound=inbound,
+                                           answer_inline=expect_inline is not None)
     if result.created:
         if expect_inline is not None:
             expect_inline(result.message_id)

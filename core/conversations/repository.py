@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, TextClause, bindparam, select, text, update
+from sqlalchemy import Select, String, TextClause, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -106,3 +106,52 @@ async def compare_and_set_status(session: AsyncSession, message_id: int, *,
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _store_in_open_conversation_sql() -> TextClause:
+    """PostgreSQL only (a data-modifying CTE): identify the sender, find their open
+    conversation, insert the message once and touch the conversation, in one statement.
+
+    `who` always yields one row: the customer when the contact names exactly one, else NULL
+    (then the conversation is the address's, as `service.open_key` builds it). No row from
+    `ins` with a conversation found means the message was stored before (a repeat); no
+    conversation at all means one has to be opened first: the caller takes the full path."""
+    c = Message.__table__.c
+    return text("""
+        WITH who AS (
+            SELECT CASE WHEN count(DISTINCT customer_id) = 1 THEN min(customer_id) END
+                   AS customer_id
+            FROM contacts WHERE kind = :kind AND value = :value
+        ), conv AS (
+            SELECT conversations.id, conversations.customer_id, conversations.owner
+            FROM conversations, who
+            WHERE conversations.open_key
+                  = COALESCE('customer:' || who.customer_id::text, :address_key)
+        ), ins AS (
+            INSERT INTO messages (conversation_id, direction, channel, external_id, author,
+                                  sender, recipient, body, media, quick_replies, purpose,
+                                  status, status_rank, inline_state, provider_answered,
+                                  created_at, status_at)
+            SELECT conv.id, 'inbound', :channel, :external_id, 'customer', :sender,
+                   :recipient, :body, :media, :quick_replies, 'reply', 'received', :rank,
+                   :inline_state, :provider_answered, :now, :now
+            FROM conv
+            ON CONFLICT (channel, external_id) DO NOTHING
+            RETURNING id, conversation_id
+        ), touch AS (
+            UPDATE conversations SET last_message_at = :now, channel = :channel,
+                                     address = :sender
+            FROM ins WHERE conversations.id = ins.conversation_id
+        )
+        SELECT ins.id AS message_id, conv.id AS conversation_id, conv.customer_id, conv.owner
+        FROM conv LEFT JOIN ins ON true
+    """).bindparams(
+        bindparam("media", type_=c.media.type), bindparam("quick_replies", type_=c.media.type),
+        bindparam("now", type_=c.created_at.type), bindparam("rank", type_=c.status_rank.type),
+        bindparam("provider_answered", type_=c.provider_answered.type),
+        *(bindparam(name, type_=String()) for name in (
+            "kind", "value", "address_key", "channel", "external_id", "sender", "recipient",
+            "body", "inline_state")))
+
+
+STORE_IN_OPEN_CONVERSATION = _store_in_open_conversation_sql()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, bindparam, cast, insert, literal, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from core.clock import utcnow
 from core.conversations import compliance, repository
@@ -162,6 +162,50 @@ async def receive(session: AsyncSession, *, inbound: InboundMessage,
     return Intake(message_id=message_id, conversation_id=conversation.id,
                   customer_id=conversation.customer_id, owner=conversation.owner, created=True,
                   keyword=keyword)
+
+
+async def receive_at_once(engine: AsyncEngine, *, inbound: InboundMessage,
+                          answer_inline: bool = False) -> Intake | None:
+    """`receive` for most texts on PostgreSQL, as one statement in autocommit: a known sender
+    writing in their open conversation, with no carrier keyword. Committed when it returns.
+
+    The unit of work around `receive` costs five round trips (BEGIN, identify, insert, touch,
+    COMMIT) and four ORM statements; this is one, and its own transaction. None when the
+    message needs the full path: SQLite, a keyword (consent is written with it), a first
+    message (its conversation has to be opened), or a repeat (nothing was written: `receive`
+    finds the stored one and says so)."""
+    if engine.dialect.name != "postgresql" or _may_be_keyword(inbound):
+        return None
+    key = _contact_key(inbound)
+    now = utcnow()
+    async with engine.connect() as connection:
+        # Autocommit: the statement is its own transaction, with no BEGIN and COMMIT trips.
+        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        row = (await connection.execute(repository.STORE_IN_OPEN_CONVERSATION, {
+            "kind": key[0] if key else None, "value": key[1] if key else None,
+            "address_key": open_key(customer_id=None, address=inbound.sender),
+            "channel": inbound.channel, "external_id": inbound.external_id,
+            "sender": inbound.sender, "recipient": inbound.recipient,
+            "body": mask_card_numbers(inbound.text),
+            "media": [{"url": m.url, "content_type": m.content_type} for m in inbound.media],
+            "quick_replies": [], "rank": status_rank("received"),
+            "inline_state": "waiting" if answer_inline else None,
+            "provider_answered": bool(inbound.provider_keyword), "now": now,
+        })).first()
+    if row is None or row.message_id is None:
+        return None
+    return Intake(message_id=row.message_id, conversation_id=row.conversation_id,
+                  customer_id=row.customer_id, owner=row.owner, created=True)
+
+
+def _may_be_keyword(inbound: InboundMessage) -> bool:
+    """Whether `_carrier_keyword` could find one (YES counts: it needs the consent)."""
+    if inbound.channel not in KEYWORD_CHANNELS:
+        return False
+    if inbound.provider_keyword:
+        return True
+    return (compliance.keyword_word(inbound.text) == "YES"
+            or compliance.carrier_keyword(inbound.text, opted_out=False) is not None)
 
 
 async def _repeat(session: AsyncSession, message: Message) -> Intake:

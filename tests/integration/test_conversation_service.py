@@ -109,6 +109,68 @@ async def test_a_number_shared_by_two_customers_identifies_nobody(runtime: Runti
     assert result.customer_id is None
 
 
+async def full_path(rt: Runtime, message: InboundMessage) -> service.Intake:
+    async with unit_of_work(rt.sessions) as session:
+        return await service.receive(session, inbound=message, answer_inline=True)
+
+
+async def test_the_one_statement_intake_stores_what_the_full_path_stores(
+        runtime: Runtime, db_url: str) -> None:
+    """PostgreSQL takes most texts in one statement (service.receive_at_once); whatever it
+    cannot take, it leaves untouched for `receive`. SQLite always takes the full path."""
+    async def at_once(message: InboundMessage) -> service.Intake | None:
+        return await service.receive_at_once(runtime.engine, inbound=message,
+                                             answer_inline=True)
+
+    async with unit_of_work(runtime.sessions) as session:
+        customer_id = await customer(session, ("phone", PHONE))
+        await customer(session, ("phone", "+15045550777"))
+        await customer(session, ("phone", "+15045550777"))
+    # A first message opens the conversation: only the full path does.
+    assert await at_once(inbound(external_id="SM1")) is None
+    assert await count(runtime, Message) == 0
+    first = await full_path(runtime, inbound(external_id="SM1"))
+    card = "my card 4111 1111 1111 1111 thanks"
+    second = await at_once(inbound(card, external_id="SM2", sender=f"whatsapp:{PHONE}",
+                                   channel="whatsapp"))
+    if not db_url.startswith("postgresql"):
+        assert second is None and await count(runtime, Message) == 1
+        return
+    assert second == service.Intake(message_id=second.message_id,
+                                    conversation_id=first.conversation_id,
+                                    customer_id=customer_id, owner="bot", created=True)
+    async with runtime.sessions() as session:
+        stored = await session.get(Message, second.message_id)
+        conversation = await session.get(Conversation, first.conversation_id)
+    assert stored is not None and conversation is not None
+    assert (stored.direction, stored.channel, stored.external_id, stored.sender,
+            stored.author, stored.status, stored.inline_state, stored.handled_at,
+            stored.carrier_keyword, stored.provider_answered) == (
+        "inbound", "whatsapp", "SM2", f"whatsapp:{PHONE}", "customer", "received",
+        "waiting", None, None, False)
+    assert "4111" not in stored.body and stored.media == [
+        {"url": "https://example.org/m.jpg", "content_type": "image/jpeg"}]
+    assert stored.created_at.tzinfo is not None
+    # The conversation was touched: replies go back where the customer last wrote from.
+    assert (conversation.channel, conversation.address) == ("whatsapp", f"whatsapp:{PHONE}")
+    assert conversation.last_message_at == stored.created_at
+
+    # A repeat, a carrier keyword and YES (it needs the consent) change nothing here.
+    for message in (inbound("again", external_id="SM2", sender=f"whatsapp:{PHONE}",
+                            channel="whatsapp"),
+                    inbound("STOP", external_id="SM3"), inbound("yes", external_id="SM4")):
+        assert await at_once(message) is None
+    assert await count(runtime, Message) == 2
+
+    # Unknown and shared numbers write in their address's conversation, as `receive` does.
+    for sender in ("+15045550999", "+15045550777"):
+        opened = await full_path(runtime, inbound(external_id=f"{sender}-1", sender=sender))
+        later = await at_once(inbound(external_id=f"{sender}-2", sender=sender))
+        assert later is not None and opened.customer_id is None
+        assert (later.conversation_id, later.customer_id) == (opened.conversation_id, None)
+    assert await count(runtime, Conversation) == 3
+
+
 async def test_ownership_follows_the_state_machine(runtime: Runtime) -> None:
     async with unit_of_work(runtime.sessions) as session:
         result = await service.receive(session, inbound=inbound())
