@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.accounts.models import Account
@@ -32,31 +32,45 @@ def premise_label(premise: Premise) -> str:
     return f"{premise.address}{unit}"
 
 
-async def customers_for_address(session: AsyncSession, address: str) -> list[Customer]:
-    """Every customer with this phone or email on file (a household can share one number)."""
-    rows = await session.execute(
-        select(Customer).join(Contact, Contact.customer_id == Customer.id)
-        .where(Contact.value == address).order_by(Customer.id)
-    )
-    return list(rows.scalars().unique())
+@dataclass(frozen=True, slots=True)
+class KnownSender:
+    """The customers with this phone or email on file (a household can share one number):
+    the first one's name, and every premise on their active or pending accounts."""
+
+    first_name: str | None
+    premises: list[PremiseChoice]
 
 
-async def premises_for_customers(
-    session: AsyncSession, customer_ids: list[int]
-) -> list[PremiseChoice]:
-    if not customer_ids:
-        return []
-    rows = await session.execute(
-        select(Premise, Account)
-        .join(Account, Premise.account_id == Account.id)
-        .where(Account.customer_id.in_(customer_ids), Account.status.in_(("active", "pending")))
-        .order_by(Premise.id)
-    )
-    return [
-        PremiseChoice(premise_id=p.id, account_id=a.id, account_number=a.number,
-                      label=premise_label(p), nickname=p.nickname, zip=p.zip)
-        for p, a in rows.all()
-    ]
+# One statement, built once (the bot asks on most turns): customers, their open accounts and
+# the premises on them, instead of a customer query and then a premise query. Outer joins,
+# so a customer with no open account is still known, with no premises.
+_KNOWN_SENDER = (
+    select(Customer.id.label("customer_id"), Customer.first_name, Premise.id.label("premise_id"),
+           Premise.address, Premise.unit, Premise.nickname, Premise.zip,
+           Account.id.label("account_id"), Account.number)
+    .select_from(Contact).join(Customer, Customer.id == Contact.customer_id)
+    .outerjoin(Account, and_(Account.customer_id == Customer.id,
+                             Account.status.in_(("active", "pending"))))
+    .outerjoin(Premise, Premise.account_id == Account.id)
+    .where(Contact.value == bindparam("address"))
+    .order_by(Premise.id, Customer.id)
+)
+
+
+async def known_sender(session: AsyncSession, address: str) -> KnownSender | None:
+    """Who has this address on file; None if nobody does."""
+    rows = (await session.execute(_KNOWN_SENDER, {"address": address})).all()
+    if not rows:
+        return None
+    first = min(rows, key=lambda r: r.customer_id)
+    premises: dict[int, PremiseChoice] = {}
+    for r in rows:
+        if r.premise_id is not None and r.premise_id not in premises:
+            unit = f" {r.unit}" if r.unit else ""
+            premises[r.premise_id] = PremiseChoice(
+                premise_id=r.premise_id, account_id=r.account_id, account_number=r.number,
+                label=f"{r.address}{unit}", nickname=r.nickname, zip=r.zip)
+    return KnownSender(first_name=first.first_name, premises=list(premises.values()))
 
 
 async def premises_for_account(session: AsyncSession, account_id: int) -> list[PremiseChoice]:

@@ -12,9 +12,8 @@ from bot.flows.base import FlowContext, ask, pick_choice
 from bot.identity import (
     PremiseChoice,
     account_by_number,
-    customers_for_address,
+    known_sender,
     premises_for_account,
-    premises_for_customers,
 )
 from bot.verification import verify
 from core.auth.service import Caller
@@ -60,12 +59,12 @@ def shown_label(ctx: FlowContext, choice: PremiseChoice) -> str:
 
 async def known_premises(ctx: FlowContext) -> list[PremiseChoice]:
     """Caller ID first; else the account a stranger named earlier in this conversation."""
-    customers = await customers_for_address(ctx.session, ctx.turn.address)
-    if customers:
+    known = await known_sender(ctx.session, ctx.turn.address)
+    if known is not None:
         if ctx.state.verification == "none":
             ctx.state.verification = "caller_id"
-        ctx.turn.extras.setdefault("first_name", customers[0].first_name)
-        return await premises_for_customers(ctx.session, [c.id for c in customers])
+        ctx.turn.extras.setdefault("first_name", known.first_name)
+        return known.premises
     account_id = ctx.state.slots.get("named_account_id") or ctx.state.verified_account_id
     if account_id:
         return await premises_for_account(ctx.session, int(account_id))
