@@ -216,6 +216,9 @@ _MARK_HANDLED = (
     .returning(_messages.c.inline_state, compliance.opted_out(_messages.c.sender)))
 
 
+_MARK_HANDLED_SAVING_STATE = _MARK_HANDLED.add_cte(_SAVE_STATE.cte("saved_state"))
+
+
 def _with_conversation() -> Any:
     return (select(Message, Conversation)
             .join(Conversation, Conversation.id == Message.conversation_id)
@@ -249,6 +252,7 @@ async def _handle(session: Any, settings: Settings, loaded: tuple[Message, Conve
     outcome = _Handled(inbound_id=message.id)
     replies: list[tuple[Reply, str]] = []  # (reply, purpose)
     keyword = CarrierKeyword(message.carrier_keyword) if message.carrier_keyword else None
+    state: dict[str, Any] | None = None  # the bot's new state, written with the handled mark
     if keyword is not None:
         # Carrier keywords are answered by the rules, whoever owns the conversation.
         if not message.provider_answered:
@@ -256,9 +260,10 @@ async def _handle(session: Any, settings: Settings, loaded: tuple[Message, Conve
     elif conversation.owner in BOT_SPEAKS:
         bot = await responder.respond(session, _turn(conversation, message))
         replies.extend((reply, "reply") for reply in bot.replies)
+        state = _changed_state(conversation, bot)
         outcome.events.extend(await _apply_outcome(session, conversation, bot))
     # else: an agent owns it; MessageReceived already told the console.
-    await _record(session, message, replies, outcome)
+    await _record(session, message, replies, outcome, state=state)
     return outcome
 
 
@@ -298,15 +303,20 @@ def _turn(conversation: Conversation, message: Message) -> Turn:
     )
 
 
+def _changed_state(conversation: Conversation, bot: BotOutcome) -> dict[str, Any] | None:
+    """The bot's new state, if it changed. `_record` writes it (a plain UPDATE, not an ORM
+    flush: most turns change only the state); the object is told the value is stored, so a
+    transition's flush does not write it again."""
+    state = dict(bot.state) if bot.state is not None else None
+    if state is None or state == conversation.bot_state:
+        return None
+    set_committed_value(conversation, "bot_state", state)
+    return state
+
+
 async def _apply_outcome(session: Any, conversation: Conversation,
                          bot: BotOutcome) -> list[DomainEvent]:
     events: list[DomainEvent] = []
-    state = dict(bot.state) if bot.state is not None else None
-    if state is not None and state != conversation.bot_state:
-        # A plain UPDATE, not an ORM flush (most turns change only the state); the object is
-        # told the new value is stored, so a transition's flush below does not write it again.
-        await session.execute(_SAVE_STATE, {"conversation": conversation.id, "state": state})
-        set_committed_value(conversation, "bot_state", state)
     target = None
     if bot.handoff is not None and conversation.owner == Owner.BOT:
         target, reason = Owner.QUEUED, bot.handoff.reason
@@ -322,11 +332,21 @@ async def _apply_outcome(session: Any, conversation: Conversation,
 
 
 async def _record(session: Any, message: Message, replies: list[tuple[Reply, str]],
-                  outcome: _Handled) -> None:
+                  outcome: _Handled, *, state: dict[str, Any] | None = None) -> None:
     now = utcnow()
-    marked = (await session.execute(_MARK_HANDLED, {
-        "message": message.id, "now": now,
-        "fresh_after": now - timedelta(seconds=INLINE_HORIZON_S)})).first()
+    params = {"message": message.id, "now": now,
+              "fresh_after": now - timedelta(seconds=INLINE_HORIZON_S)}
+    if state is None:
+        mark = _MARK_HANDLED
+    elif session.bind.dialect.name == "postgresql":
+        # The state rides the mark as a data-modifying CTE: a round trip less per turn.
+        mark = _MARK_HANDLED_SAVING_STATE
+        params.update(conversation=message.conversation_id, state=state)
+    else:
+        await session.execute(_SAVE_STATE, {"conversation": message.conversation_id,
+                                            "state": state})
+        mark = _MARK_HANDLED
+    marked = (await session.execute(mark, params)).first()
     if marked is None:
         raise _AlreadyHandled(message.id)
     outcome.inline = marked[0] == "answered"
