@@ -201,7 +201,8 @@ _SAVE_STATE = (update(_conversations).where(_conversations.c.id == bindparam("co
 # sender sends them. A text webhook waiting for this message gets its replies with the
 # wake-up: the consent check happens here, in this statement, right before the webhook
 # answers, and it then answers without touching the database. (A phone call reads its held
-# replies itself.)
+# replies itself.) SQLite runs it and inserts the replies after; PostgreSQL does both, and
+# the bot state, in repository.MARK_HANDLED_WITH_REPLIES.
 _MARK_HANDLED = (
     update(_messages)
     .where(_messages.c.id == bindparam("message"), _messages.c.handled_at.is_(None))
@@ -214,9 +215,6 @@ _MARK_HANDLED = (
                 (_messages.c.inline_state == "waiting", "gave_up"),
                 else_=_messages.c.inline_state))
     .returning(_messages.c.inline_state, compliance.opted_out(_messages.c.sender)))
-
-
-_MARK_HANDLED_SAVING_STATE = _MARK_HANDLED.add_cte(_SAVE_STATE.cte("saved_state"))
 
 
 def _with_conversation() -> Any:
@@ -333,46 +331,61 @@ async def _apply_outcome(session: Any, conversation: Conversation,
 
 async def _record(session: Any, message: Message, replies: list[tuple[Reply, str]],
                   outcome: _Handled, *, state: dict[str, Any] | None = None) -> None:
+    """Mark the message handled (once: a second handler finds it taken), write the bot's
+    state, store the replies, and decide who sends them: if the webhook that delivered the
+    message still waits (and is not past Twilio's wait), the replies ride its response; a
+    text webhook gets them with the wake-up, consent checked here, at the moment of
+    writing; a phone call reads its held replies itself. Otherwise the channel sender sends
+    them."""
     now = utcnow()
-    params = {"message": message.id, "now": now,
-              "fresh_after": now - timedelta(seconds=INLINE_HORIZON_S)}
-    if state is None:
-        mark = _MARK_HANDLED
-    elif session.bind.dialect.name == "postgresql":
-        # The state rides the mark as a data-modifying CTE: a round trip less per turn.
-        mark = _MARK_HANDLED_SAVING_STATE
-        params.update(conversation=message.conversation_id, state=state)
+    fresh_after = now - timedelta(seconds=INLINE_HORIZON_S)
+    authored = [(reply, purpose, "bot" if purpose == "reply" else "system")
+                for reply, purpose in replies]
+    if session.bind.dialect.name == "postgresql":
+        # One statement for all of it (a round trip per reply and one for the state less).
+        done = await service.mark_handled_with_replies(
+            session, message=message, replies=authored, fresh_after=fresh_after, state=state)
+        if done is None:
+            raise _AlreadyHandled(message.id)
+        marked_state, _, rows = done
     else:
-        await session.execute(_SAVE_STATE, {"conversation": message.conversation_id,
-                                            "state": state})
-        mark = _MARK_HANDLED
-    marked = (await session.execute(mark, params)).first()
-    if marked is None:
-        raise _AlreadyHandled(message.id)
-    outcome.inline = marked[0] == "answered"
-    hand_over = outcome.inline and message.channel in service.TEXT_CHANNELS
-    opted_out = bool(marked[1])
-    if hand_over:
+        if state is not None:
+            await session.execute(_SAVE_STATE, {"conversation": message.conversation_id,
+                                                "state": state})
+        marked = (await session.execute(_MARK_HANDLED, {
+            "message": message.id, "now": now, "fresh_after": fresh_after})).first()
+        if marked is None:
+            raise _AlreadyHandled(message.id)
+        marked_state, opted_out = marked[0], bool(marked[1])
+        hand_over = message.channel in service.TEXT_CHANNELS
+        rows = []
+        for reply, purpose, author in authored:
+            rows.extend(await service.record_reply(
+                session, conversation_id=message.conversation_id, reply=reply, author=author,
+                reply_to=message, purpose=purpose,
+                status=_reply_status(marked_state, hand_over=hand_over, opted_out=opted_out,
+                                     purpose=purpose)))
+    outcome.inline = marked_state == "answered"
+    if outcome.inline and message.channel in service.TEXT_CHANNELS:
         outcome.handed_over = []
-    for reply, purpose in replies:
+    for row in rows:
+        outcome.events.append(ReplyRecorded(conversation_id=row.conversation_id,
+                                            message_id=row.id, author=row.author,
+                                            channel=row.channel))
         if not outcome.inline:
-            status = "pending"
-        elif not hand_over:
-            status = "held"
-        else:
-            status = "suppressed" if opted_out and purpose != "compliance" else "queued"
-        rows = await service.record_reply(session, conversation_id=message.conversation_id,
-                                          reply=reply, author="bot" if purpose == "reply"
-                                          else "system", reply_to=message, purpose=purpose,
-                                          status=status)
-        for row in rows:
-            outcome.events.append(ReplyRecorded(conversation_id=row.conversation_id,
-                                                message_id=row.id, author=row.author,
-                                                channel=row.channel))
-            if not outcome.inline:
-                outcome.to_send.append(row.id)
-            elif outcome.handed_over is not None and status == "queued":
-                outcome.handed_over.append(InlineReply.of(row))
+            outcome.to_send.append(row.id)
+        elif outcome.handed_over is not None and row.status == "queued":
+            outcome.handed_over.append(InlineReply.of(row))
+
+
+def _reply_status(marked_state: str | None, *, hand_over: bool, opted_out: bool,
+                  purpose: str) -> str:
+    """Who sends a reply (the same rule is in repository.MARK_HANDLED_WITH_REPLIES)."""
+    if marked_state != "answered":
+        return "pending"  # nobody waits: the channel sender
+    if not hand_over:
+        return "held"  # a phone call reads it
+    return "suppressed" if opted_out and purpose != "compliance" else "queued"
 
 
 async def send_reply(runtime: Runtime, *, conversation_id: int, reply: Reply,

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, String, TextClause, bindparam, select, text, update
+from sqlalchemy import (
+    Boolean,
+    Select,
+    String,
+    TextClause,
+    TextualSelect,
+    bindparam,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -155,3 +165,61 @@ def _store_in_open_conversation_sql() -> TextClause:
 
 
 STORE_IN_OPEN_CONVERSATION = _store_in_open_conversation_sql()
+
+
+def _mark_handled_with_replies_sql() -> TextualSelect:
+    """PostgreSQL only: the bot's state, the handled mark and the replies in one statement
+    (see service.mark_handled_with_replies). The mark is conditional, so a second handler
+    writes nothing: with no `mark` row, `decided` is empty and the state update matches no
+    row. The consent check is the same as compliance.opted_out, at the moment of writing."""
+    c = Message.__table__.c
+    return text("""
+        WITH mark AS (
+            UPDATE messages SET handled_at = :now, inline_state = CASE
+                    WHEN inline_state = 'waiting' AND created_at > :fresh_after
+                        THEN 'answered'
+                    WHEN inline_state = 'waiting' THEN 'gave_up'
+                    ELSE inline_state END
+            WHERE id = :message AND handled_at IS NULL
+            RETURNING inline_state, EXISTS (
+                SELECT 1 FROM opt_outs
+                WHERE opt_outs.address = messages.sender AND opt_outs.opted_out) AS opted_out
+        ), saved_state AS (
+            UPDATE conversations SET bot_state = :state
+            WHERE id = :conversation AND :save_state AND EXISTS (SELECT 1 FROM mark)
+        ), decided AS (
+            SELECT piece.*, CASE
+                    WHEN mark.inline_state IS DISTINCT FROM 'answered' THEN 'pending'
+                    WHEN NOT :hand_over THEN 'held'
+                    WHEN mark.opted_out AND piece.purpose <> 'compliance' THEN 'suppressed'
+                    ELSE 'queued' END AS status
+            FROM mark, json_to_recordset(:pieces) AS piece(
+                ord int, body text, media json, quick_replies json, purpose text, author text)
+        ), stored AS (
+            INSERT INTO messages (conversation_id, direction, channel, author, sender,
+                                  recipient, body, media, quick_replies, purpose, status,
+                                  status_rank, reply_to_id, provider_answered, created_at,
+                                  status_at)
+            SELECT :conversation, 'outbound', :channel, author, :sender, :recipient, body,
+                   media, quick_replies, purpose, status, CASE status
+                        WHEN 'pending' THEN :rank_pending WHEN 'held' THEN :rank_held
+                        WHEN 'queued' THEN :rank_queued ELSE :rank_suppressed END,
+                   :message, false, :now, :now
+            FROM decided ORDER BY ord
+            RETURNING messages.*
+        )
+        SELECT mark.inline_state AS marked_state, mark.opted_out, stored.*
+        FROM mark LEFT JOIN stored ON true
+    """).bindparams(
+        bindparam("pieces", type_=c.media.type), bindparam("state", type_=c.media.type),
+        bindparam("now", type_=c.created_at.type),
+        bindparam("fresh_after", type_=c.created_at.type),
+        bindparam("save_state", type_=Boolean()), bindparam("hand_over", type_=Boolean()),
+        *(bindparam(name, type_=c.status_rank.type) for name in (
+            "rank_pending", "rank_held", "rank_queued", "rank_suppressed")),
+        *(bindparam(name, type_=String()) for name in ("channel", "sender", "recipient")),
+        bindparam("message", type_=c.id.type), bindparam("conversation", type_=c.id.type),
+    ).columns(*c, marked_state=String(), opted_out=Boolean())
+
+
+MARK_HANDLED_WITH_REPLIES = _mark_handled_with_replies_sql()

@@ -254,27 +254,61 @@ async def record_reply(session: AsyncSession, *, conversation_id: int, reply: Re
     channel = origin.channel if origin else conversation.channel
     to = origin.sender if origin else conversation.address
     from_ = origin.recipient if origin else ""
-    text = mask_card_numbers(reply.text)
-    pieces = split_message(smart_encode(text)) if channel in TEXT_CHANNELS else [text]
     now = utcnow()
-    values: list[dict[str, Any]] = []
-    for index, piece in enumerate(pieces):
-        last = index == len(pieces) - 1
-        values.append({
-            "conversation_id": conversation_id, "direction": Direction.OUTBOUND.value,
-            "channel": channel, "author": author, "sender": from_, "recipient": to,
-            "body": piece,
-            "media": [{"url": u, "content_type": ""} for u in reply.media_urls] if last else [],
-            "quick_replies": list(reply.quick_replies) if last else [],
-            "purpose": purpose, "status": status, "status_rank": status_rank(status),
-            "reply_to_id": reply_to.id if reply_to else None, "created_at": now,
-            "status_at": now,
-        })
+    values = [{
+        "conversation_id": conversation_id, "direction": Direction.OUTBOUND.value,
+        "channel": channel, "author": author, "sender": from_, "recipient": to,
+        **piece, "purpose": purpose, "status": status, "status_rank": status_rank(status),
+        "reply_to_id": reply_to.id if reply_to else None, "created_at": now, "status_at": now,
+    } for piece in reply_pieces(reply, channel)]
     # An INSERT … RETURNING rather than session.add + flush: the rows back in order, without
     # the unit of work's bookkeeping (a third of this function's CPU).
     if len(values) == 1:  # the usual case: a single execution, not the executemany path
         return list(await session.execute(_INSERT_ONE, values[0]))
     return list(await session.execute(_INSERT_MANY, values))
+
+
+def reply_pieces(reply: Reply, channel: str) -> list[dict[str, Any]]:
+    """The messages a reply is sent as: body, and on the last piece its media and quick
+    replies. Card numbers masked; on SMS and WhatsApp smart-encoded and cut between words."""
+    text = mask_card_numbers(reply.text)
+    bodies = split_message(smart_encode(text)) if channel in TEXT_CHANNELS else [text]
+    last = len(bodies) - 1
+    return [{"body": body,
+             "media": [{"url": u, "content_type": ""} for u in reply.media_urls]
+             if index == last else [],
+             "quick_replies": list(reply.quick_replies) if index == last else []}
+            for index, body in enumerate(bodies)]
+
+
+async def mark_handled_with_replies(
+        session: AsyncSession, *, message: Message, replies: Sequence[tuple[Reply, str, str]],
+        fresh_after: Any, state: Mapping[str, Any] | None) -> tuple[str, bool, list[Row[Any]]] | None:
+    """PostgreSQL: what `flows._record` does in three statements (bot state, handled mark,
+    reply insert), in one. `replies` are (reply, purpose, author). Returns the message's new
+    inline state, whether its sender opted out, and the reply rows; None if the message was
+    handled already (nothing is written then).
+
+    Each reply's status is decided in the statement from the mark's outcome, by the same
+    rule as `flows._reply_status`: "pending" (the channel sender sends it) unless the waiting
+    webhook answers; then "held" for a call, else "queued" for the webhook, or "suppressed"
+    for an opted-out number (the compliance confirmation excepted)."""
+    now = utcnow()
+    pieces: list[dict[str, Any]] = []
+    for reply, purpose, author in replies:
+        for piece in reply_pieces(reply, message.channel):
+            pieces.append({"ord": len(pieces), **piece, "purpose": purpose, "author": author})
+    rows = list(await session.execute(repository.MARK_HANDLED_WITH_REPLIES, {
+        "message": message.id, "conversation": message.conversation_id, "now": now,
+        "fresh_after": fresh_after, "save_state": state is not None, "state": state,
+        "pieces": pieces, "hand_over": message.channel in TEXT_CHANNELS,
+        "channel": message.channel, "sender": message.recipient, "recipient": message.sender,
+        **{f"rank_{s}": status_rank(s) for s in ("pending", "held", "queued", "suppressed")},
+    }))
+    if not rows:
+        return None
+    stored = sorted((row for row in rows if row.id is not None), key=lambda row: row.id)
+    return rows[0].marked_state, bool(rows[0].opted_out), stored
 
 
 async def _latest_inbound(session: AsyncSession, conversation_id: int) -> Message | None:

@@ -270,3 +270,33 @@ async def test_long_reply_is_split_between_words_into_pieces_twilio_accepts(
     assert len(pieces) == 3
     assert " ".join(pieces) == text
     assert all(len(p) <= 1600 for p in pieces)
+
+
+async def test_a_turns_replies_are_stored_in_order_with_extras_on_each_last_piece(
+        runtime: Runtime) -> None:
+    """The handled mark, the bot state and every piece of every reply are written together
+    (one statement on PostgreSQL): in order, each reply's quick replies and media on its own
+    last piece, all pending for the channel sender (nobody waited inline here)."""
+    long = " ".join(f"word{i:04d}" for i in range(200))  # two pieces
+    bot = ScriptedBot(BotOutcome(replies=(
+        Reply(text=long, media_urls=("https://example.org/map.png",)),
+        Reply(text="Anything else?", quick_replies=("yes", "no"))),
+        state={"flow": "status", "step": 1}))
+    cid = await _handle(runtime, bot, "status", "SM1")
+    async with runtime.sessions() as session:
+        inbound_row = await session.scalar(select(Message).where(Message.direction == "inbound"))
+        rows = list(await session.scalars(select(Message).where(Message.direction == "outbound")
+                                          .order_by(Message.id)))
+        conversation = await session.get(Conversation, cid)
+    assert inbound_row is not None and inbound_row.handled_at is not None
+    assert conversation is not None and conversation.bot_state == {"flow": "status", "step": 1}
+    assert [len(r.body) > 0 for r in rows] == [True, True, True]
+    assert " ".join(r.body for r in rows[:2]) == long and rows[2].body == "Anything else?"
+    assert [r.media for r in rows] == [
+        [], [{"url": "https://example.org/map.png", "content_type": ""}], []]
+    assert [r.quick_replies for r in rows] == [[], [], ["yes", "no"]]
+    assert {(r.status, r.author, r.purpose, r.reply_to_id, r.recipient, r.sender)
+            for r in rows} == {("pending", "bot", "reply", inbound_row.id, PHONE, UTILITY)}
+    # A second handler finds the message taken and writes nothing.
+    assert await flows.handle_conversation(runtime, cid, bot) == 0
+    assert await count(runtime, Message) == 4
