@@ -108,7 +108,8 @@ async def serving(runtime: Runtime, *, workers: bool | None = None) -> AsyncIter
     in_process = runtime.settings.embedded if workers is None else workers
     slots = runtime.settings.direct_slots
     direct = DirectHandling(runtime, responder_for(runtime),
-                            slots=min(slots, EMBEDDED_DIRECT_SLOTS) if in_process else slots)
+                            slots=min(slots, EMBEDDED_DIRECT_SLOTS) if in_process else slots,
+                            wait_s=runtime.settings.direct_wait_s)
     if slots:
         runtime.extras[EXTRA] = direct
     stop = asyncio.Event()

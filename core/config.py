@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     # Messages an API process handles itself while it has room, instead of queueing them for
     # a worker (core/conversations/direct.py); 0 queues every one.
     direct_slots: int = Field(default=8, ge=0, le=64)
+    # How long a message waits for one of those slots before it is queued for a worker.
+    direct_wait_s: float = Field(default=0.5, ge=0.0, le=10.0)
     log_json: bool = True
     # A folder of <lang>.yml files whose keys override the built-in bot replies.
     templates_dir: Path | None = None

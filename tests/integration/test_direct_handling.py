@@ -84,10 +84,34 @@ async def test_with_direct_handling_off_every_message_is_a_job(db_url: str) -> N
             m.id for m in await h.messages(Message.direction == "inbound")]
 
 
+async def test_a_message_waits_for_a_busy_slot_and_is_handled_here(db_url: str) -> None:
+    bot = GatedBot()
+    async with messaging_app(db_url, inline_budget_s=LONG_BUDGET_S, responder=bot,
+                             direct_slots=1, direct_wait_s=10.0) as h:
+        jobs = count_jobs(h.runtime)
+        first = asyncio.create_task(post_signed(
+            h.client, SMS_PATH, sms_payload(sender="+15045550123", body="one")))
+        await wait_for(lambda: _turns(bot, 1))
+        second = asyncio.create_task(post_signed(
+            h.client, SMS_PATH, sms_payload(sender="+15045550124", body="two")))
+        direct = h.runtime.extras["direct_handling"]
+
+        async def both_taken() -> bool:
+            return direct.running == 2
+
+        await wait_for(both_taken)
+        assert not second.done() and bot.turns == 1  # waiting for the slot, not handled
+        bot.release.set()
+        async with asyncio.timeout(15):
+            assert bodies((await first).text) == ["echo one"]
+            assert bodies((await second).text) == ["echo two"]
+        assert jobs == []
+
+
 async def test_with_the_slots_taken_the_next_message_goes_to_a_worker(db_url: str) -> None:
     bot = GatedBot()
     async with messaging_app(db_url, inline_budget_s=LONG_BUDGET_S, responder=bot,
-                             direct_slots=1) as h:
+                             direct_slots=1, direct_wait_s=0.0) as h:
         jobs = count_jobs(h.runtime)
         first = asyncio.create_task(post_signed(
             h.client, SMS_PATH, sms_payload(sender="+15045550123", body="one")))
