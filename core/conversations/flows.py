@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, select, update
-from sqlalchemy.orm.attributes import set_committed_value
 
 from core.clock import utcnow
 from core.config import Settings
@@ -32,6 +31,7 @@ from core.conversations.schemas import (
     InboundMessage,
     InlineReply,
     Media,
+    PendingMessage,
     Reply,
     Turn,
 )
@@ -142,20 +142,21 @@ async def handle_conversation(runtime: Runtime, conversation_id: int, responder:
                 return handled
 
 
-async def handle_next(runtime: Runtime, conversation_id: int,
-                      responder: Responder) -> int | None:
+async def handle_next(runtime: Runtime, conversation_id: int, responder: Responder, *,
+                      pending: PendingMessage | None = None) -> int | None:
     """The conversation's oldest unhandled inbound message, found and handled in one
     transaction; effects (inline wake-up, send jobs, events) only after commit. A bot failure
     never loses the message: it goes to a person instead. Returns its id, None if none was
-    waiting."""
+    waiting. `pending`: that message, already read (see handle_conversation)."""
     message_id: int | None = None
     try:
         async with unit_of_work(runtime.sessions) as session:
-            loaded = await _next_unhandled(session, conversation_id)
-            if loaded is None:
-                return None
-            message_id = loaded[0].id
-            outcome = await _handle(session, runtime.settings, loaded, responder)
+            if pending is None:
+                pending = await _next_unhandled(session, conversation_id)
+                if pending is None:
+                    return None
+            message_id = pending.id
+            outcome = await _handle(session, runtime.settings, pending, responder)
     except _AlreadyHandled:
         return message_id  # someone else handled it meanwhile; our work was rolled back
     except Exception:
@@ -217,36 +218,34 @@ _MARK_HANDLED = (
     .returning(_messages.c.inline_state, compliance.opted_out(_messages.c.sender)))
 
 
-def _with_conversation() -> Any:
-    return (select(Message, Conversation)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .execution_options(populate_existing=True))
-
-
-async def _load(session: Any, message_id: int) -> tuple[Message, Conversation] | None:
-    found = (await session.execute(
-        _with_conversation().where(Message.id == message_id))).first()
-    if found is None or found[0].handled_at is not None:
-        return None
-    return found[0], found[1]
-
-
+# What handling reads: PendingMessage's columns, of the message and its conversation.
+_PENDING = (select(*(_messages.c[name] for name in (
+                "id", "conversation_id", "channel", "sender", "recipient", "body", "media",
+                "carrier_keyword", "provider_answered")),
+                   *(_conversations.c[name] for name in (
+                       "owner", "bot_state", "customer_id", "language")))
+            .join_from(_messages, _conversations,
+                       _conversations.c.id == _messages.c.conversation_id)
+            .where(_messages.c.handled_at.is_(None)))
+_LOAD = _PENDING.where(_messages.c.id == bindparam("message"))
 # The handling order is the storing order: the oldest inbound message not handled.
-_NEXT_UNHANDLED = (_with_conversation()
-                   .where(Message.conversation_id == bindparam("conversation"),
-                          Message.direction == "inbound", Message.handled_at.is_(None))
-                   .order_by(Message.id).limit(1))
+_NEXT_UNHANDLED = (_PENDING.where(_messages.c.conversation_id == bindparam("conversation"),
+                                  _messages.c.direction == "inbound")
+                   .order_by(_messages.c.id).limit(1))
 
 
-async def _next_unhandled(session: Any,
-                          conversation_id: int) -> tuple[Message, Conversation] | None:
+async def _load(session: Any, message_id: int) -> PendingMessage | None:
+    found = (await session.execute(_LOAD, {"message": message_id})).first()
+    return PendingMessage(**found._mapping) if found is not None else None
+
+
+async def _next_unhandled(session: Any, conversation_id: int) -> PendingMessage | None:
     found = (await session.execute(_NEXT_UNHANDLED, {"conversation": conversation_id})).first()
-    return (found[0], found[1]) if found is not None else None
+    return PendingMessage(**found._mapping) if found is not None else None
 
 
-async def _handle(session: Any, settings: Settings, loaded: tuple[Message, Conversation],
+async def _handle(session: Any, settings: Settings, message: PendingMessage,
                   responder: Responder) -> _Handled:
-    message, conversation = loaded
     outcome = _Handled(inbound_id=message.id)
     replies: list[tuple[Reply, str]] = []  # (reply, purpose)
     keyword = CarrierKeyword(message.carrier_keyword) if message.carrier_keyword else None
@@ -255,27 +254,26 @@ async def _handle(session: Any, settings: Settings, loaded: tuple[Message, Conve
         # Carrier keywords are answered by the rules, whoever owns the conversation.
         if not message.provider_answered:
             replies.append(_carrier_reply(keyword, settings))
-    elif conversation.owner in BOT_SPEAKS:
-        bot = await responder.respond(session, _turn(conversation, message))
+    elif message.owner in BOT_SPEAKS:
+        bot = await responder.respond(session, _turn(message))
         replies.extend((reply, "reply") for reply in bot.replies)
-        state = _changed_state(conversation, bot)
-        outcome.events.extend(await _apply_outcome(session, conversation, bot))
+        state = _changed_state(message, bot)
+        outcome.events.extend(await _apply_outcome(session, message, bot))
     # else: an agent owns it; MessageReceived already told the console.
     await _record(session, message, replies, outcome, state=state)
     return outcome
 
 
 async def _fail_over(session: Any, settings: Settings, message_id: int) -> _Handled:
-    loaded = await _load(session, message_id)
-    if loaded is None:
+    message = await _load(session, message_id)
+    if message is None:
         return _Handled()
-    message, conversation = loaded
     outcome = _Handled(inbound_id=message.id)
     sorry = Reply(text=f"Sorry, we could not process that. A person from "
                        f"{settings.utility_name} will follow up here, or call "
                        f"{settings.utility_phone}.")
-    if can_transition(conversation.owner, Owner.QUEUED):
-        outcome.events.extend(await _apply_outcome(session, conversation, BotOutcome(
+    if can_transition(message.owner, Owner.QUEUED):
+        outcome.events.extend(await _apply_outcome(session, message, BotOutcome(
             handoff=Handoff(reason="bot_error", skill="general"))))
     await _record(session, message, [(sorry, "reply")], outcome)
     return outcome
@@ -291,45 +289,42 @@ def _carrier_reply(keyword: CarrierKeyword, settings: Settings) -> tuple[Reply, 
                                            utility_phone=settings.utility_phone)), "reply"
 
 
-def _turn(conversation: Conversation, message: Message) -> Turn:
+def _turn(message: PendingMessage) -> Turn:
     return Turn(
-        conversation_id=conversation.id, message_id=message.id, channel=message.channel,
-        address=message.sender, customer_id=conversation.customer_id, owner=conversation.owner,
-        language=conversation.language, text=message.body,
+        conversation_id=message.conversation_id, message_id=message.id,
+        channel=message.channel, address=message.sender, customer_id=message.customer_id,
+        owner=message.owner, language=message.language, text=message.body,
         media=tuple(Media(m["url"], m.get("content_type") or "") for m in message.media or ()),
-        state=dict(conversation.bot_state or {}),
+        state=dict(message.bot_state or {}),
     )
 
 
-def _changed_state(conversation: Conversation, bot: BotOutcome) -> dict[str, Any] | None:
-    """The bot's new state, if it changed. `_record` writes it (a plain UPDATE, not an ORM
-    flush: most turns change only the state); the object is told the value is stored, so a
-    transition's flush does not write it again."""
+def _changed_state(message: PendingMessage, bot: BotOutcome) -> dict[str, Any] | None:
+    """The bot's new state, if it changed; `_record` writes it, with the handled mark."""
     state = dict(bot.state) if bot.state is not None else None
-    if state is None or state == conversation.bot_state:
+    if state is None or state == message.bot_state:
         return None
-    set_committed_value(conversation, "bot_state", state)
     return state
 
 
-async def _apply_outcome(session: Any, conversation: Conversation,
+async def _apply_outcome(session: Any, message: PendingMessage,
                          bot: BotOutcome) -> list[DomainEvent]:
     events: list[DomainEvent] = []
     target = None
-    if bot.handoff is not None and conversation.owner == Owner.BOT:
+    if bot.handoff is not None and message.owner == Owner.BOT:
         target, reason = Owner.QUEUED, bot.handoff.reason
-    elif bot.close and can_transition(conversation.owner, Owner.CLOSED):
+    elif bot.close and can_transition(message.owner, Owner.CLOSED):
         target, reason = Owner.CLOSED, "resolved_by_bot"
     if target is not None:
-        previous = await service.transition(session, conversation_id=conversation.id,
+        previous = await service.transition(session, conversation_id=message.conversation_id,
                                             to=target, reason=reason, handoff=bot.handoff)
-        events.append(OwnerChanged(conversation_id=conversation.id, previous=previous,
+        events.append(OwnerChanged(conversation_id=message.conversation_id, previous=previous,
                                    owner=target.value, reason=reason,
                                    skill=bot.handoff.skill if bot.handoff else None))
     return events
 
 
-async def _record(session: Any, message: Message, replies: list[tuple[Reply, str]],
+async def _record(session: Any, message: PendingMessage, replies: list[tuple[Reply, str]],
                   outcome: _Handled, *, state: dict[str, Any] | None = None) -> None:
     """Mark the message handled (once: a second handler finds it taken), write the bot's
     state, store the replies, and decide who sends them: if the webhook that delivered the

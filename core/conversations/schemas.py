@@ -87,6 +87,28 @@ class Turn:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class PendingMessage:
+    """An inbound message waiting for its handling, with what handling reads of its
+    conversation: plain columns, not ORM objects (building those cost more CPU than the
+    query). Read under the conversation's lock, or just before it with nothing older
+    waiting (service.receive_at_once), so it is what the handler should see."""
+
+    id: int
+    conversation_id: int
+    channel: str
+    sender: str
+    recipient: str
+    body: str
+    media: list[dict[str, str]]
+    carrier_keyword: str | None
+    provider_answered: bool
+    owner: str
+    bot_state: dict[str, Any]
+    customer_id: int | None
+    language: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class BotOutcome:
     replies: tuple[Reply, ...] = ()
     state: Mapping[str, Any] | None = None  # None: keep the saved state as it is

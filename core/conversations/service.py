@@ -15,7 +15,7 @@ from core.conversations import compliance, repository
 from core.conversations.compliance import CarrierKeyword
 from core.conversations.models import Conversation, Message
 from core.conversations.policy import Direction, Owner, ensure_transition, status_rank
-from core.conversations.schemas import Handoff, InboundMessage, Reply
+from core.conversations.schemas import Handoff, InboundMessage, PendingMessage, Reply
 from core.conversations.segments import smart_encode, split_message
 from core.customers.models import Contact
 from core.errors import NotFound
@@ -238,7 +238,8 @@ async def _carrier_keyword(session: AsyncSession,
 
 
 async def record_reply(session: AsyncSession, *, conversation_id: int, reply: Reply,
-                       author: str, reply_to: Message | None = None, purpose: str = "reply",
+                       author: str, reply_to: Message | PendingMessage | None = None,
+                       purpose: str = "reply",
                        status: str = "pending") -> list[Row[Any]]:
     """Store what we say to the customer, before anyone sends it (ARCHITECTURE step 4).
 
@@ -282,7 +283,8 @@ def reply_pieces(reply: Reply, channel: str) -> list[dict[str, Any]]:
 
 
 async def mark_handled_with_replies(
-        session: AsyncSession, *, message: Message, replies: Sequence[tuple[Reply, str, str]],
+        session: AsyncSession, *, message: PendingMessage,
+        replies: Sequence[tuple[Reply, str, str]],
         fresh_after: Any, state: Mapping[str, Any] | None) -> tuple[str, bool, list[Row[Any]]] | None:
     """PostgreSQL: what `flows._record` does in three statements (bot state, handled mark,
     reply insert), in one. `replies` are (reply, purpose, author). Returns the message's new
