@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +28,8 @@ class PremiseChoice:
                 "nickname": self.nickname, "zip": self.zip}
 
 
-def premise_label(premise: Premise) -> str:
+def premise_label(premise: Premise | Any) -> str:
+    """A premise's street line (a Premise, or a row with its address and unit)."""
     unit = f" {premise.unit}" if premise.unit else ""
     return f"{premise.address}{unit}"
 
@@ -66,10 +68,9 @@ async def known_sender(session: AsyncSession, address: str) -> KnownSender | Non
     premises: dict[int, PremiseChoice] = {}
     for r in rows:
         if r.premise_id is not None and r.premise_id not in premises:
-            unit = f" {r.unit}" if r.unit else ""
             premises[r.premise_id] = PremiseChoice(
                 premise_id=r.premise_id, account_id=r.account_id, account_number=r.number,
-                label=f"{r.address}{unit}", nickname=r.nickname, zip=r.zip)
+                label=premise_label(r), nickname=r.nickname, zip=r.zip)
     return KnownSender(first_name=first.first_name, premises=list(premises.values()))
 
 

@@ -339,10 +339,11 @@ async def _record(session: Any, message: PendingMessage, replies: list[tuple[Rep
     if session.bind.dialect.name == "postgresql":
         # One statement for all of it (a round trip per reply and one for the state less).
         done = await service.mark_handled_with_replies(
-            session, message=message, replies=authored, fresh_after=fresh_after, state=state)
+            session, message=message, replies=authored, now=now, fresh_after=fresh_after,
+            state=state)
         if done is None:
             raise _AlreadyHandled(message.id)
-        marked_state, _, rows = done
+        marked_state, rows = done
     else:
         if state is not None:
             await session.execute(_SAVE_STATE, {"conversation": message.conversation_id,

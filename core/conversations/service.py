@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, String, bindparam, cast, insert, literal, select, update
@@ -138,15 +139,10 @@ async def receive(session: AsyncSession, *, inbound: InboundMessage,
     now = utcnow()
     message_id = await repository.insert_message_once(session, {
         "conversation_id": conversation.id, "direction": Direction.INBOUND.value,
-        "channel": inbound.channel, "external_id": inbound.external_id, "author": "customer",
-        "sender": inbound.sender, "recipient": inbound.recipient,
-        "body": mask_card_numbers(inbound.text),
-        "media": [{"url": m.url, "content_type": m.content_type} for m in inbound.media],
+        "author": "customer", **_inbound_fields(inbound, answer_inline=answer_inline),
         "quick_replies": [], "purpose": "reply", "status": "received",
         "status_rank": status_rank("received"),
-        "inline_state": "waiting" if answer_inline else None,
         "carrier_keyword": keyword.value if keyword else None,
-        "provider_answered": bool(inbound.provider_keyword),
         "created_at": now, "status_at": now,
     })
     if message_id is None:  # a repeat: stored before, so it changes nothing now
@@ -188,18 +184,26 @@ async def receive_at_once(engine: AsyncEngine, *, inbound: InboundMessage,
         row = (await connection.execute(repository.STORE_IN_OPEN_CONVERSATION, {
             "kind": key[0] if key else None, "value": key[1] if key else None,
             "address_key": open_key(customer_id=None, address=inbound.sender),
-            "channel": inbound.channel, "external_id": inbound.external_id,
-            "sender": inbound.sender, "recipient": inbound.recipient,
-            "body": mask_card_numbers(inbound.text),
-            "media": [{"url": m.url, "content_type": m.content_type} for m in inbound.media],
-            "quick_replies": [], "rank": status_rank("received"),
-            "inline_state": "waiting" if answer_inline else None,
-            "provider_answered": bool(inbound.provider_keyword), "now": now,
+            **_inbound_fields(inbound, answer_inline=answer_inline),
+            "quick_replies": [], "rank": status_rank("received"), "now": now,
         })).first()
     if row is None or row.message_id is None:
         return None
     return Intake(message_id=row.message_id, conversation_id=row.conversation_id,
                   customer_id=row.customer_id, owner=row.owner, created=True)
+
+
+def _inbound_fields(inbound: InboundMessage, *, answer_inline: bool) -> dict[str, Any]:
+    """What a customer's message stores of itself, whichever way it is stored: card numbers
+    are masked here, before the column is ever written."""
+    return {
+        "channel": inbound.channel, "external_id": inbound.external_id,
+        "sender": inbound.sender, "recipient": inbound.recipient,
+        "body": mask_card_numbers(inbound.text),
+        "media": [{"url": m.url, "content_type": m.content_type} for m in inbound.media],
+        "inline_state": "waiting" if answer_inline else None,
+        "provider_answered": bool(inbound.provider_keyword),
+    }
 
 
 def _may_be_keyword(inbound: InboundMessage) -> bool:
@@ -284,18 +288,17 @@ def reply_pieces(reply: Reply, channel: str) -> list[dict[str, Any]]:
 
 async def mark_handled_with_replies(
         session: AsyncSession, *, message: PendingMessage,
-        replies: Sequence[tuple[Reply, str, str]],
-        fresh_after: Any, state: Mapping[str, Any] | None) -> tuple[str, bool, list[Row[Any]]] | None:
+        replies: Sequence[tuple[Reply, str, str]], now: datetime, fresh_after: datetime,
+        state: Mapping[str, Any] | None) -> tuple[str, list[Row[Any]]] | None:
     """PostgreSQL: what `flows._record` does in three statements (bot state, handled mark,
     reply insert), in one. `replies` are (reply, purpose, author). Returns the message's new
-    inline state, whether its sender opted out, and the reply rows; None if the message was
-    handled already (nothing is written then).
+    inline state and the reply rows; None if the message was handled already (nothing is
+    written then).
 
     Each reply's status is decided in the statement from the mark's outcome, by the same
     rule as `flows._reply_status`: "pending" (the channel sender sends it) unless the waiting
     webhook answers; then "held" for a call, else "queued" for the webhook, or "suppressed"
     for an opted-out number (the compliance confirmation excepted)."""
-    now = utcnow()
     pieces: list[dict[str, Any]] = []
     for reply, purpose, author in replies:
         for piece in reply_pieces(reply, message.channel):
@@ -310,7 +313,7 @@ async def mark_handled_with_replies(
     if not rows:
         return None
     stored = sorted((row for row in rows if row.id is not None), key=lambda row: row.id)
-    return rows[0].marked_state, bool(rows[0].opted_out), stored
+    return rows[0].marked_state, stored
 
 
 async def _latest_inbound(session: AsyncSession, conversation_id: int) -> Message | None:

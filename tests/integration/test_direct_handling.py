@@ -89,9 +89,7 @@ async def test_a_message_waits_for_a_busy_slot_and_is_handled_here(db_url: str) 
     async with messaging_app(db_url, inline_budget_s=LONG_BUDGET_S, responder=bot,
                              direct_slots=1, direct_wait_s=10.0) as h:
         jobs = count_jobs(h.runtime)
-        first = asyncio.create_task(post_signed(
-            h.client, SMS_PATH, sms_payload(sender="+15045550123", body="one")))
-        await wait_for(lambda: _turns(bot, 1))
+        first = await _hold_the_slot(h, bot)
         second = asyncio.create_task(post_signed(
             h.client, SMS_PATH, sms_payload(sender="+15045550124", body="two")))
         direct = h.runtime.extras["direct_handling"]
@@ -113,9 +111,7 @@ async def test_with_the_slots_taken_the_next_message_goes_to_a_worker(db_url: st
     async with messaging_app(db_url, inline_budget_s=LONG_BUDGET_S, responder=bot,
                              direct_slots=1, direct_wait_s=0.0) as h:
         jobs = count_jobs(h.runtime)
-        first = asyncio.create_task(post_signed(
-            h.client, SMS_PATH, sms_payload(sender="+15045550123", body="one")))
-        await wait_for(lambda: _turns(bot, 1))
+        first = await _hold_the_slot(h, bot)
         async with asyncio.timeout(15):  # answered while the first still holds the slot
             second = await post_signed(h.client, SMS_PATH,
                                        sms_payload(sender="+15045550124", body="two"))
@@ -148,6 +144,14 @@ async def test_a_failure_here_queues_the_job_and_a_worker_answers(db_url: str) -
         assert len(failed) == 1 and len(jobs) == 1
         assert await h.count(Message, Message.direction == "outbound") == 1
         assert h.twilio.sent == []
+
+
+async def _hold_the_slot(h: Any, bot: GatedBot) -> asyncio.Task[Any]:
+    """A first text whose turn holds the only slot until the bot is released."""
+    first = asyncio.create_task(post_signed(
+        h.client, SMS_PATH, sms_payload(sender="+15045550123", body="one")))
+    await wait_for(lambda: _turns(bot, 1))
+    return first
 
 
 async def _turns(bot: GatedBot, n: int) -> bool:
