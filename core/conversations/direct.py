@@ -5,8 +5,9 @@ read and ack, and a hop between processes before the bot even starts: on a busy 
 is about a third of the CPU a message takes. A webhook that just committed its message
 usually has the bot right here, idle: so when a slot is free (or frees up soon) it handles
 the message itself, under the same conversation lock and through the same
-`handle_conversation` a worker runs, and the job is never written. Order and exactly-once stay the lock's and the handled mark's
-job, as before: whoever takes the lock first handles the oldest unhandled message first.
+`handle_conversation` a worker runs, and the job is never written. Order and exactly-once stay
+the lock's and the handled mark's job, as before: whoever takes the lock first handles the
+oldest unhandled message first.
 
 Nothing is lost if this process dies mid-handling: the message is committed and unhandled,
 and the workers' sweep (`flows.requeue_unhandled`) queues it after 30 s. If handling here

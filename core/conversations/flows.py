@@ -22,7 +22,7 @@ from core.conversations.events import (
     OwnerChanged,
     ReplyRecorded,
 )
-from core.conversations.models import Conversation, Message
+from core.conversations.models import Conversation, Message, unhandled_inbound
 from core.conversations.policy import BOT_SPEAKS, Owner, can_transition
 from core.conversations.ports import Responder
 from core.conversations.schemas import (
@@ -225,12 +225,13 @@ _PENDING = (select(*(_messages.c[name] for name in (
                    *(_conversations.c[name] for name in (
                        "owner", "bot_state", "customer_id", "language")))
             .join_from(_messages, _conversations,
-                       _conversations.c.id == _messages.c.conversation_id)
-            .where(_messages.c.handled_at.is_(None)))
-_LOAD = _PENDING.where(_messages.c.id == bindparam("message"))
-# The handling order is the storing order: the oldest inbound message not handled.
+                       _conversations.c.id == _messages.c.conversation_id))
+_LOAD = _PENDING.where(_messages.c.id == bindparam("message"), _messages.c.handled_at.is_(None))
+# The handling order is the storing order: the oldest inbound message not handled. Read from
+# the partial index of unhandled messages, so it costs the same in a conversation of 5 or 5,000
+# messages (hence the literals: models.UNHANDLED_INBOUND_SQL).
 _NEXT_UNHANDLED = (_PENDING.where(_messages.c.conversation_id == bindparam("conversation"),
-                                  _messages.c.direction == "inbound")
+                                  unhandled_inbound())
                    .order_by(_messages.c.id).limit(1))
 
 
@@ -399,20 +400,23 @@ async def send_reply(runtime: Runtime, *, conversation_id: int, reply: Reply,
     return ids
 
 
+# What the sweep looks for: read whole from the partial index, which holds only the messages
+# not handled yet (normally a handful; after an outage, what it left). The time window is
+# applied here, not in SQL: given one, the planner (its generic plan cannot see the bounds)
+# picks the created_at index and reads a day of handled messages.
+_UNHANDLED = select(_messages.c.conversation_id, _messages.c.created_at).where(
+    unhandled_inbound())
+
+
 async def requeue_unhandled(runtime: Runtime, *, older_than_s: float = 30.0,
                             horizon_s: float = 86400.0) -> int:
     """Re-queue conversations with inbound messages stored but never handled (a process died
     between commit and enqueue). Safe to run anywhere, any time: handling is idempotent."""
     now = utcnow()
     async with runtime.sessions() as session:
-        rows = await session.scalars(
-            select(Message.conversation_id).where(
-                Message.created_at > now - timedelta(seconds=horizon_s),
-                Message.created_at < now - timedelta(seconds=older_than_s),
-                Message.direction == "inbound", Message.handled_at.is_(None),
-            ).distinct()
-        )
-        ids = list(rows)
+        rows = (await session.execute(_UNHANDLED)).all()
+    after, before = now - timedelta(seconds=horizon_s), now - timedelta(seconds=older_than_s)
+    ids = sorted({row.conversation_id for row in rows if after < row.created_at < before})
     for conversation_id in ids:
         await queue_handling(runtime, conversation_id)
     return len(ids)
