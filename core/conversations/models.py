@@ -119,4 +119,3 @@ def unhandled_inbound() -> Any:
     """UNHANDLED_INBOUND_SQL as a clause on Message, literals and all (see there why)."""
     return and_(Message.__table__.c.direction == literal_column("'inbound'"),
                 Message.__table__.c.handled_at.is_(None))
-

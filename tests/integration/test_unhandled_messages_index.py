@@ -3,8 +3,8 @@ not handled yet, so their cost does not grow with the history (migration 0008).
 
 On PostgreSQL the check is made against the generic plan of the prepared statement, the plan
 a hot statement ends up with after a few executions: a partial index whose predicate rests on
-a bound parameter would be skipped there, which is why the queries spell the values as
-literals."""
+a bound parameter would be skipped there, which is why the queries spell the value as a
+literal."""
 
 from __future__ import annotations
 
@@ -14,15 +14,19 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.clock import utcnow
+from core.config import Settings
 from core.conversations import flows
 from core.conversations.models import Conversation, Message
+from core.db import make_sessionmaker
+from core.local import local_ports
+from core.runtime import Runtime
 
 HISTORY = 3000  # handled messages and replies ahead of the one waiting
 
 
 async def _long_conversation(engine: AsyncEngine) -> tuple[int, int]:
-    """A conversation with HISTORY handled rows, then two unhandled inbound messages and
-    a reply not sent yet. Returns (conversation id, the older unhandled message's id)."""
+    """A conversation with HISTORY handled rows, then two unhandled inbound messages, all
+    stored 5 minutes ago. Returns (conversation id, the older unhandled message's id)."""
     now = utcnow()
     async with engine.begin() as conn:
         conversation_id = (await conn.execute(insert(Conversation).values(
@@ -41,8 +45,6 @@ async def _long_conversation(engine: AsyncEngine) -> tuple[int, int]:
             **row, direction="inbound", author="customer", status="received",
             created_at=old, external_id=f"SMnew{i}").returning(Message.id))).scalar_one()
             for i in range(2)]
-        await conn.execute(insert(Message).values(**row, direction="outbound", author="bot",
-                                                  status="pending", created_at=old))
         await conn.exec_driver_sql("ANALYZE messages")  # as autovacuum would, by then
     return conversation_id, waiting[0]
 
@@ -80,3 +82,21 @@ async def test_the_sweep_reads_only_the_unhandled(engine: AsyncEngine) -> None:
         assert [row.conversation_id for row in found] == [conversation_id] * 2
         plan = await _plan(conn, flows._UNHANDLED, {})
     assert "ix_messages_unhandled_inbound" in plan, plan
+
+
+async def test_the_sweep_queues_only_what_fell_in_its_window(engine: AsyncEngine) -> None:
+    """The window is applied after the read: stored 5 minutes ago and unhandled, the
+    conversation is queued by a sweep looking back a day, not by one looking back a minute,
+    nor by one that waits 10 minutes before touching a message."""
+    await _long_conversation(engine)
+    ports = local_ports()
+    runtime = Runtime(settings=Settings(env="test"), engine=engine,
+                      sessions=make_sessionmaker(engine), bus=ports.bus, queue=ports.queue,
+                      lock=ports.lock, limiter=ports.limiter, dedupe=ports.dedupe,
+                      closers=[ports.close])
+    try:
+        assert await flows.requeue_unhandled(runtime, horizon_s=60) == 0
+        assert await flows.requeue_unhandled(runtime, older_than_s=600) == 0
+        assert await flows.requeue_unhandled(runtime) == 1
+    finally:
+        await ports.close()
