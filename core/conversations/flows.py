@@ -74,14 +74,16 @@ async def publish(runtime: Runtime, events: list[DomainEvent], *,
 
 async def intake(runtime: Runtime, inbound: InboundMessage, *,
                  expect_inline: Callable[[int], None] | None = None,
-                 handle_here: Callable[[int, int], bool] | None = None) -> service.Intake:
+                 handle_here: Callable[[service.Intake, list[DomainEvent]], bool] | None = None
+                 ) -> service.Intake:
     """Store the message (committed when this returns), then start its handling.
 
     `expect_inline` (InlineAnswers.expect) registers the caller as waiting for the replies
     before handling starts, so the wake-up cannot come first. `handle_here`
-    (DirectHandling.take) handles it in this process if it has room; otherwise the job goes
-    on a durable queue after commit. If this process dies in between, `requeue_unhandled`
-    finds the message."""
+    (DirectHandling.take) handles it in this process if it has room, and then announces the
+    message with the handling's own events, in the same bus round trip; otherwise the job goes
+    on a durable queue after commit, and the message is announced here. If this process dies
+    in between, `requeue_unhandled` finds the message."""
     result = await service.receive_at_once(runtime.engine, inbound=inbound,
                                            answer_inline=expect_inline is not None)
     if result is None:
@@ -91,8 +93,6 @@ async def intake(runtime: Runtime, inbound: InboundMessage, *,
     if result.created:
         if expect_inline is not None:
             expect_inline(result.message_id)
-        if handle_here is None or not handle_here(result.conversation_id, result.message_id):
-            await queue_handling(runtime, result.conversation_id, result.message_id)
         events: list[DomainEvent] = [MessageReceived(
             conversation_id=result.conversation_id, message_id=result.message_id,
             channel=inbound.channel, customer_id=result.customer_id, owner=result.owner)]
@@ -100,6 +100,9 @@ async def intake(runtime: Runtime, inbound: InboundMessage, *,
             events.append(ConsentChanged(address=inbound.sender,
                                          opted_out=result.keyword is CarrierKeyword.OPT_OUT,
                                          keyword=compliance.keyword_word(inbound.text)))
+        if handle_here is not None and handle_here(result, events):
+            return result
+        await queue_handling(runtime, result.conversation_id, result.message_id)
         await publish(runtime, events)
     return result
 
@@ -121,7 +124,9 @@ class _Handled:
 
 
 async def handle_conversation(runtime: Runtime, conversation_id: int, responder: Responder,
-                              *, message_id: int = 0) -> int:
+                              *, message_id: int = 0,
+                              pending: PendingMessage | None = None,
+                              announce: list[DomainEvent] | None = None) -> int:
     """Handle the conversation's unhandled inbound messages, oldest first, under its lock, up
     to and including `message_id` (the job's own message; 0 drains them all): two messages of
     one conversation are never handled at once, nor out of order, and a second job for an
@@ -129,12 +134,19 @@ async def handle_conversation(runtime: Runtime, conversation_id: int, responder:
 
     Every stored message has a job of its own, so stopping at the job's message leaves the
     newer ones to their jobs (waiting for this lock), and an older one whose job was lost is
-    handled first, here."""
+    handled first, here.
+
+    `pending`: the job's message as the store statement read it (service.Intake.pending),
+    so the first turn skips reading it again; handle_next checks it is still current.
+    `announce`: events still to publish (intake's); the first commit here publishes them with
+    its own and empties the list, so what is left in it afterwards is the caller's to send."""
     handled = 0
     async with runtime.lock.hold(conversation_lock(conversation_id), ttl_s=LOCK_TTL_S,
                                  wait_s=LOCK_WAIT_S):
         while True:
-            done = await handle_next(runtime, conversation_id, responder)
+            done = await handle_next(runtime, conversation_id, responder, pending=pending,
+                                     announce=announce)
+            pending = None
             if done is None:
                 return handled
             handled += 1
@@ -143,11 +155,20 @@ async def handle_conversation(runtime: Runtime, conversation_id: int, responder:
 
 
 async def handle_next(runtime: Runtime, conversation_id: int, responder: Responder, *,
-                      pending: PendingMessage | None = None) -> int | None:
+                      pending: PendingMessage | None = None,
+                      announce: list[DomainEvent] | None = None) -> int | None:
     """The conversation's oldest unhandled inbound message, found and handled in one
     transaction; effects (inline wake-up, send jobs, events) only after commit. A bot failure
     never loses the message: it goes to a person instead. Returns its id, None if none was
-    waiting. `pending`: that message, already read (see handle_conversation)."""
+    waiting.
+
+    `pending`: that message, read before the lock was taken (PostgreSQL's store statement
+    reads it, handle_conversation passes it on). Its handled mark then also checks that the
+    conversation is as it was read and that nothing older waits; if not, nothing was written,
+    and it is handled again from a fresh read."""
+    if pending is not None and runtime.engine.dialect.name != "postgresql":
+        pending = None  # only PostgreSQL's mark can check it (service.mark_handled_with_replies)
+    guarded = pending is not None
     message_id: int | None = None
     try:
         async with unit_of_work(runtime.sessions) as session:
@@ -156,8 +177,11 @@ async def handle_next(runtime: Runtime, conversation_id: int, responder: Respond
                 if pending is None:
                     return None
             message_id = pending.id
-            outcome = await _handle(session, runtime.settings, pending, responder)
+            outcome = await _handle(session, runtime.settings, pending, responder,
+                                    guarded=guarded)
     except _AlreadyHandled:
+        if guarded:  # or read stale, the mark cannot tell which: read it again, under the lock
+            return await handle_next(runtime, conversation_id, responder, announce=announce)
         return message_id  # someone else handled it meanwhile; our work was rolled back
     except Exception:
         if message_id is None:
@@ -166,6 +190,9 @@ async def handle_next(runtime: Runtime, conversation_id: int, responder: Respond
                       message_id)
         async with unit_of_work(runtime.sessions) as session:
             outcome = await _fail_over(session, runtime.settings, message_id)
+    if announce:
+        outcome.events[:0] = announce
+        announce.clear()
     await after_commit(runtime, outcome)
     return message_id
 
@@ -246,7 +273,7 @@ async def _next_unhandled(session: Any, conversation_id: int) -> PendingMessage 
 
 
 async def _handle(session: Any, settings: Settings, message: PendingMessage,
-                  responder: Responder) -> _Handled:
+                  responder: Responder, *, guarded: bool = False) -> _Handled:
     outcome = _Handled(inbound_id=message.id)
     replies: list[tuple[Reply, str]] = []  # (reply, purpose)
     keyword = CarrierKeyword(message.carrier_keyword) if message.carrier_keyword else None
@@ -261,7 +288,7 @@ async def _handle(session: Any, settings: Settings, message: PendingMessage,
         state = _changed_state(message, bot)
         outcome.events.extend(await _apply_outcome(session, message, bot))
     # else: an agent owns it; MessageReceived already told the console.
-    await _record(session, message, replies, outcome, state=state)
+    await _record(session, message, replies, outcome, state=state, guarded=guarded)
     return outcome
 
 
@@ -326,7 +353,8 @@ async def _apply_outcome(session: Any, message: PendingMessage,
 
 
 async def _record(session: Any, message: PendingMessage, replies: list[tuple[Reply, str]],
-                  outcome: _Handled, *, state: dict[str, Any] | None = None) -> None:
+                  outcome: _Handled, *, state: dict[str, Any] | None = None,
+                  guarded: bool = False) -> None:
     """Mark the message handled (once: a second handler finds it taken), write the bot's
     state, store the replies, and decide who sends them: if the webhook that delivered the
     message still waits (and is not past Twilio's wait), the replies ride its response; a
@@ -341,7 +369,7 @@ async def _record(session: Any, message: PendingMessage, replies: list[tuple[Rep
         # One statement for all of it (a round trip per reply and one for the state less).
         done = await service.mark_handled_with_replies(
             session, message=message, replies=authored, now=now, fresh_after=fresh_after,
-            state=state)
+            state=state, guard=guarded)
         if done is None:
             raise _AlreadyHandled(message.id)
         marked_state, rows = done

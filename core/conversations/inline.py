@@ -76,6 +76,14 @@ class InlineAnswers:
         waiter.set_result(event)
         return True
 
+    def fail_here(self, message_id: int, error: BaseException) -> None:
+        """Nobody will handle the message soon (handling here and queuing its job both
+        failed): the waiting webhook raises `error` now, so its sender hears 503 and retries,
+        rather than an empty answer at the budget."""
+        waiter = self._waiters.get(message_id)
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+
     def expect(self, message_id: int) -> None:
         self._waiters[message_id] = asyncio.get_running_loop().create_future()
 

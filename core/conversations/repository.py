@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.conversations.models import Conversation, Message
+from core.conversations.models import UNHANDLED_INBOUND_SQL, Conversation, Message
 from core.customers.models import Contact
 
 
@@ -118,22 +118,28 @@ async def compare_and_set_status(session: AsyncSession, message_id: int, *,
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def _store_in_open_conversation_sql() -> TextClause:
+def _store_in_open_conversation_sql() -> TextualSelect:
     """PostgreSQL only (a data-modifying CTE): identify the sender, find their open
     conversation, insert the message once and touch the conversation, in one statement.
 
     `who` always yields one row: the customer when the contact names exactly one, else NULL
     (then the conversation is the address's, as `service.open_key` builds it). No row from
     `ins` with a conversation found means the message was stored before (a repeat); no
-    conversation at all means one has to be opened first: the caller takes the full path."""
+    conversation at all means one has to be opened first: the caller takes the full path.
+
+    It also returns what handling reads of the conversation, and whether an older message of
+    it waits unhandled (`older_waiting`; the snapshot cannot see the row `ins` writes): with
+    none, the handler can start from this row instead of reading it again under the lock
+    (flows.handle_next checks it is still so when it marks the message handled)."""
     c = Message.__table__.c
-    return text("""
+    return text(f"""
         WITH who AS (
             SELECT CASE WHEN count(DISTINCT customer_id) = 1 THEN min(customer_id) END
                    AS customer_id
             FROM contacts WHERE kind = :kind AND value = :value
         ), conv AS (
-            SELECT conversations.id, conversations.customer_id, conversations.owner
+            SELECT conversations.id, conversations.customer_id, conversations.owner,
+                   conversations.bot_state, conversations.language
             FROM conversations, who
             WHERE conversations.open_key
                   = COALESCE('customer:' || who.customer_id::text, :address_key)
@@ -153,7 +159,11 @@ def _store_in_open_conversation_sql() -> TextClause:
                                      address = :sender
             FROM ins WHERE conversations.id = ins.conversation_id
         )
-        SELECT ins.id AS message_id, conv.id AS conversation_id, conv.customer_id, conv.owner
+        SELECT ins.id AS message_id, conv.id AS conversation_id, conv.customer_id, conv.owner,
+               conv.bot_state, conv.language, EXISTS (
+                   SELECT 1 FROM messages
+                   WHERE messages.conversation_id = conv.id AND {UNHANDLED_INBOUND_SQL}
+               ) AS older_waiting
         FROM conv LEFT JOIN ins ON true
     """).bindparams(
         bindparam("media", type_=c.media.type), bindparam("quick_replies", type_=c.media.type),
@@ -161,7 +171,11 @@ def _store_in_open_conversation_sql() -> TextClause:
         bindparam("provider_answered", type_=c.provider_answered.type),
         *(bindparam(name, type_=String()) for name in (
             "kind", "value", "address_key", "channel", "external_id", "sender", "recipient",
-            "body", "inline_state")))
+            "body", "inline_state")),
+    ).columns(message_id=c.id.type, conversation_id=c.id.type,
+              customer_id=Conversation.__table__.c.customer_id.type, owner=String(),
+              bot_state=Conversation.__table__.c.bot_state.type, language=String(),
+              older_waiting=Boolean())
 
 
 STORE_IN_OPEN_CONVERSATION = _store_in_open_conversation_sql()
@@ -171,7 +185,13 @@ def _mark_handled_with_replies_sql() -> TextualSelect:
     """PostgreSQL only: the bot's state, the handled mark and the replies in one statement
     (see service.mark_handled_with_replies). The mark is conditional, so a second handler
     writes nothing: with no `mark` row, `decided` is empty and the state update matches no
-    row. The consent check is the same as compliance.opted_out, at the moment of writing."""
+    row. The consent check is the same as compliance.opted_out, at the moment of writing.
+
+    With `guard` (the handler read the message before it took the lock, from the store
+    statement), the mark also requires that the conversation is still as it read it and that
+    no older message waits: otherwise nothing is written and the handler reads again. (A turn
+    that changed the conversation itself, a hand-off say, fails the guard too and is redone;
+    that is rare, and the redo is the ordinary path.)"""
     c = Message.__table__.c
     return text("""
         WITH mark AS (
@@ -180,7 +200,16 @@ def _mark_handled_with_replies_sql() -> TextualSelect:
                         THEN 'answered'
                     WHEN inline_state = 'waiting' THEN 'gave_up'
                     ELSE inline_state END
-            WHERE id = :message AND handled_at IS NULL
+            WHERE id = :message AND handled_at IS NULL AND (NOT :guard OR (EXISTS (
+                    SELECT 1 FROM conversations
+                    WHERE id = :conversation AND owner = :seen_owner
+                      AND customer_id IS NOT DISTINCT FROM :seen_customer
+                      AND language = :seen_language
+                      AND bot_state::jsonb IS NOT DISTINCT FROM CAST(:seen_state AS jsonb))
+                AND NOT EXISTS (  -- models.UNHANDLED_INBOUND_SQL, of the alias
+                    SELECT 1 FROM messages AS older
+                    WHERE older.conversation_id = :conversation AND older.id < :message
+                      AND older.direction = 'inbound' AND older.handled_at IS NULL)))
             RETURNING inline_state, EXISTS (
                 SELECT 1 FROM opt_outs
                 WHERE opt_outs.address = messages.sender AND opt_outs.opted_out) AS opted_out
@@ -215,6 +244,9 @@ def _mark_handled_with_replies_sql() -> TextualSelect:
         bindparam("now", type_=c.created_at.type),
         bindparam("fresh_after", type_=c.created_at.type),
         bindparam("save_state", type_=Boolean()), bindparam("hand_over", type_=Boolean()),
+        bindparam("guard", type_=Boolean()), bindparam("seen_state", type_=c.media.type),
+        bindparam("seen_customer", type_=Conversation.__table__.c.customer_id.type),
+        *(bindparam(name, type_=String()) for name in ("seen_owner", "seen_language")),
         *(bindparam(name, type_=c.status_rank.type) for name in (
             "rank_pending", "rank_held", "rank_queued", "rank_suppressed")),
         *(bindparam(name, type_=String()) for name in ("channel", "sender", "recipient")),

@@ -35,6 +35,9 @@ class Intake:
     owner: str
     created: bool
     keyword: CarrierKeyword | None = None
+    # The message as handling reads it, when the store statement could tell (nothing older
+    # of the conversation waiting): the handler starts from it (flows.handle_next).
+    pending: PendingMessage | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,19 +181,25 @@ async def receive_at_once(engine: AsyncEngine, *, inbound: InboundMessage,
         return None
     key = _contact_key(inbound)
     now = utcnow()
+    fields = _inbound_fields(inbound, answer_inline=answer_inline)
     async with engine.connect() as connection:
         # Autocommit: the statement is its own transaction, with no BEGIN and COMMIT trips.
         connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
         row = (await connection.execute(repository.STORE_IN_OPEN_CONVERSATION, {
             "kind": key[0] if key else None, "value": key[1] if key else None,
             "address_key": open_key(customer_id=None, address=inbound.sender),
-            **_inbound_fields(inbound, answer_inline=answer_inline),
-            "quick_replies": [], "rank": status_rank("received"), "now": now,
+            **fields, "quick_replies": [], "rank": status_rank("received"), "now": now,
         })).first()
     if row is None or row.message_id is None:
         return None
+    pending = None if row.older_waiting else PendingMessage(
+        id=row.message_id, conversation_id=row.conversation_id, channel=fields["channel"],
+        sender=fields["sender"], recipient=fields["recipient"], body=fields["body"],
+        media=fields["media"], carrier_keyword=None,
+        provider_answered=fields["provider_answered"], owner=row.owner,
+        bot_state=row.bot_state, customer_id=row.customer_id, language=row.language)
     return Intake(message_id=row.message_id, conversation_id=row.conversation_id,
-                  customer_id=row.customer_id, owner=row.owner, created=True)
+                  customer_id=row.customer_id, owner=row.owner, created=True, pending=pending)
 
 
 def _inbound_fields(inbound: InboundMessage, *, answer_inline: bool) -> dict[str, Any]:
@@ -289,11 +298,13 @@ def reply_pieces(reply: Reply, channel: str) -> list[dict[str, Any]]:
 async def mark_handled_with_replies(
         session: AsyncSession, *, message: PendingMessage,
         replies: Sequence[tuple[Reply, str, str]], now: datetime, fresh_after: datetime,
-        state: Mapping[str, Any] | None) -> tuple[str, list[Row[Any]]] | None:
+        state: Mapping[str, Any] | None,
+        guard: bool = False) -> tuple[str, list[Row[Any]]] | None:
     """PostgreSQL: what `flows._record` does in three statements (bot state, handled mark,
     reply insert), in one. `replies` are (reply, purpose, author). Returns the message's new
     inline state and the reply rows; None if the message was handled already (nothing is
-    written then).
+    written then). With `guard`, also None if the conversation is no longer as `message`
+    says, or an older message waits (see repository.MARK_HANDLED_WITH_REPLIES).
 
     Each reply's status is decided in the statement from the mark's outcome, by the same
     rule as `flows._reply_status`: "pending" (the channel sender sends it) unless the waiting
@@ -306,7 +317,9 @@ async def mark_handled_with_replies(
     rows = list(await session.execute(repository.MARK_HANDLED_WITH_REPLIES, {
         "message": message.id, "conversation": message.conversation_id, "now": now,
         "fresh_after": fresh_after, "save_state": state is not None, "state": state,
-        "pieces": pieces, "hand_over": message.channel in TEXT_CHANNELS,
+        "pieces": pieces, "hand_over": message.channel in TEXT_CHANNELS, "guard": guard,
+        "seen_owner": message.owner, "seen_customer": message.customer_id,
+        "seen_language": message.language, "seen_state": message.bot_state,
         "channel": message.channel, "sender": message.recipient, "recipient": message.sender,
         **{f"rank_{s}": status_rank(s) for s in ("pending", "held", "queued", "suppressed")},
     }))

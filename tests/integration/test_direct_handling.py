@@ -54,11 +54,11 @@ class GatedBot:
 async def test_a_free_slot_handles_the_message_here_without_a_job(db_url: str) -> None:
     async with messaging_app(db_url, inline_budget_s=LONG_BUDGET_S) as h:
         jobs = count_jobs(h.runtime)
-        topics: list[str] = []
+        publishes: list[list[str]] = []
         publish_many = h.runtime.bus.publish_many
 
         async def recording(events: Any) -> None:
-            topics.extend(topic for topic, _ in events)
+            publishes.append([topic for topic, _ in events])
             await publish_many(events)
 
         h.runtime.bus.publish_many = recording
@@ -68,8 +68,11 @@ async def test_a_free_slot_handles_the_message_here_without_a_job(db_url: str) -
         [text] = bodies(response.text)
         assert "Riverbend Public Utilities" in text
         assert jobs == []
-        # The waiting webhook is in this process: woken directly, not through the bus.
-        assert INLINE_TOPIC not in topics and "conversations.reply_recorded" in topics
+        # The waiting webhook is in this process: woken directly, not through the bus; the
+        # message is announced with its reply, in one bus round trip.
+        assert publishes == [["conversations.message_received",
+                              "conversations.reply_recorded"]]
+        assert INLINE_TOPIC not in publishes[0]
         [inbound] = await h.messages(Message.direction == "inbound")
         assert inbound.handled_at is not None and inbound.inline_state == "answered"
 
@@ -170,7 +173,7 @@ async def test_a_retry_after_the_process_died_mid_handling_gets_a_worker_at_once
         payload = sms_payload(sender="+15045550123", body="HELP")
         inbound = TwilioMessageParser(region="US").parse(payload)
         await flows.intake(h.runtime, inbound, expect_inline=lambda _id: None,
-                           handle_here=lambda _conversation, _message: True)
+                           handle_here=lambda _intake, _events: True)
         async with asyncio.timeout(10):
             retry = await post_signed(h.client, SMS_PATH, payload)
             assert bodies(retry.text) == []

@@ -1,0 +1,201 @@
+"""PostgreSQL's one-statement store also reads what handling needs (service.Intake.pending),
+so the handler that takes the message skips reading it again under the lock. That read comes
+before the lock: these tests change the conversation, or handle the message, in between, and
+the handler must then act on what is true when it marks the message, never on the early read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.config import Settings
+from core.conversations import flows, service
+from core.conversations.models import Conversation, Message
+from core.conversations.schemas import BotOutcome, InboundMessage, Reply, Turn
+from core.customers.models import Contact, Customer
+from core.db import make_engine, make_sessionmaker, unit_of_work
+from core.local import local_ports
+from core.runtime import Runtime
+
+pytestmark = pytest.mark.postgres
+
+PHONE = "+15045550123"
+UTILITY = "+15045550100"
+
+
+@pytest.fixture
+async def runtime(pg_url: str) -> AsyncIterator[Runtime]:
+    engine = make_engine(pg_url)
+    ports = local_ports()
+    rt = Runtime(settings=Settings(database_url=pg_url, env="test"), engine=engine,
+                 sessions=make_sessionmaker(engine), bus=ports.bus, queue=ports.queue,
+                 lock=ports.lock, limiter=ports.limiter, dedupe=ports.dedupe,
+                 closers=[ports.close])
+    yield rt
+    await rt.close()
+
+
+class Recorder:
+    """Echoes, remembering the turns it was given; its state counts the turns."""
+
+    def __init__(self) -> None:
+        self.turns: list[Turn] = []
+
+    async def respond(self, session: AsyncSession, turn: Turn) -> BotOutcome:
+        self.turns.append(turn)
+        return BotOutcome(replies=(Reply(text=f"echo {turn.text}"),),
+                          state={**turn.state, "turns": int(turn.state.get("turns", 0)) + 1})
+
+
+def text(body: str, external_id: str) -> InboundMessage:
+    return InboundMessage(channel="sms", external_id=external_id, sender=PHONE,
+                          recipient=UTILITY, text=body)
+
+
+async def opened(rt: Runtime) -> int:
+    """A customer with an open conversation whose first message is handled."""
+    async with unit_of_work(rt.sessions) as session:
+        row = Customer(first_name="Ada", last_name="Okafor")
+        session.add(row)
+        await session.flush()
+        session.add(Contact(customer_id=row.id, kind="phone", value=PHONE))
+    first = await flows.intake(rt, text("hello", "SM0"))
+    await flows.handle_conversation(rt, first.conversation_id, Recorder())
+    return first.conversation_id
+
+
+async def at_once(rt: Runtime, body: str, external_id: str) -> service.Intake:
+    intake = await service.receive_at_once(rt.engine, inbound=text(body, external_id))
+    assert intake is not None and intake.created
+    return intake
+
+
+async def replies_to(rt: Runtime, message_id: int) -> list[str]:
+    async with rt.sessions() as session:
+        return list(await session.scalars(select(Message.body).where(
+            Message.reply_to_id == message_id).order_by(Message.id)))
+
+
+def count_statements(rt: Runtime) -> list[str]:
+    seen: list[str] = []
+
+    @event.listens_for(rt.engine.sync_engine, "before_cursor_execute")
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    return seen
+
+
+async def test_the_store_reads_what_the_handler_would_read(runtime: Runtime) -> None:
+    conversation_id = await opened(runtime)
+    intake = await at_once(runtime, "STAT", "SM1")
+    async with runtime.sessions() as session:
+        under_lock = await flows._next_unhandled(session, conversation_id)
+    assert intake.pending == under_lock
+    assert intake.pending is not None and intake.pending.bot_state == {"turns": 1}
+
+
+async def test_with_an_older_message_waiting_the_store_reads_nothing(runtime: Runtime) -> None:
+    await opened(runtime)
+    older = await at_once(runtime, "one", "SM1")
+    newer = await at_once(runtime, "two", "SM2")
+    assert older.pending is not None and newer.pending is None
+
+
+async def test_a_fresh_read_is_handled_with_one_statement_less(runtime: Runtime) -> None:
+    conversation_id = await opened(runtime)
+    bot = Recorder()
+    plain = await at_once(runtime, "one", "SM1")
+    statements = count_statements(runtime)
+    await flows.handle_conversation(runtime, conversation_id, bot, message_id=plain.message_id)
+    read_under_lock = len(statements)
+    statements.clear()
+    fresh = await at_once(runtime, "two", "SM2")
+    statements.clear()
+    await flows.handle_conversation(runtime, conversation_id, bot, message_id=fresh.message_id,
+                                    pending=fresh.pending)
+    assert read_under_lock - len(statements) == 1
+    assert [turn.text for turn in bot.turns] == ["one", "two"]
+    assert await replies_to(runtime, fresh.message_id) == ["echo two"]
+    assert [turn.state for turn in bot.turns] == [{"turns": 1}, {"turns": 2}]
+
+
+async def test_an_agent_who_took_over_in_between_keeps_the_bot_out(runtime: Runtime) -> None:
+    conversation_id = await opened(runtime)
+    intake = await at_once(runtime, "are you there", "SM1")
+    async with unit_of_work(runtime.sessions) as session:
+        for owner in ("queued", "agent"):
+            await service.transition(session, conversation_id=conversation_id, to=owner,
+                                     reason="test", agent_id="agent-1")
+    bot = Recorder()
+    await flows.handle_conversation(runtime, conversation_id, bot,
+                                    message_id=intake.message_id, pending=intake.pending)
+    # The bot answered the early read, and its answer was rolled back at the mark; the
+    # handler read again and found an agent owning the conversation: no bot reply.
+    assert [turn.owner for turn in bot.turns] == ["bot"]
+    assert await replies_to(runtime, intake.message_id) == []
+    async with runtime.sessions() as session:
+        handled = await session.scalar(select(Message.handled_at).where(
+            Message.id == intake.message_id))
+    assert handled is not None
+
+
+async def test_a_state_changed_in_between_is_the_state_the_turn_sees(
+        runtime: Runtime) -> None:
+    conversation_id = await opened(runtime)
+    intake = await at_once(runtime, "STAT", "SM1")
+    async with unit_of_work(runtime.sessions) as session:
+        await session.execute(update(Conversation).where(Conversation.id == conversation_id)
+                              .values(bot_state={"turns": 7}, language="es"))
+    bot = Recorder()
+    await flows.handle_conversation(runtime, conversation_id, bot,
+                                    message_id=intake.message_id, pending=intake.pending)
+    # The first try saw the early read and was rolled back at the mark; the second did it.
+    assert [(turn.state, turn.language) for turn in bot.turns] == [
+        ({"turns": 1}, "en"), ({"turns": 7}, "es")]
+    assert await replies_to(runtime, intake.message_id) == ["echo STAT"]
+    async with runtime.sessions() as session:
+        state = await session.scalar(select(Conversation.bot_state).where(
+            Conversation.id == conversation_id))
+    assert state == {"turns": 8}
+
+
+async def test_an_older_message_committed_in_between_goes_first(runtime: Runtime) -> None:
+    """Two texts of one conversation stored at once: the older one's transaction commits
+    after the newer one's store statement took its snapshot, so the store saw nothing older
+    waiting. The handled mark sees it, and the older one is handled first."""
+    conversation_id = await opened(runtime)
+    async with unit_of_work(runtime.sessions) as session:
+        older = await service.receive(session, inbound=text("first", "SM1"))
+        # Its statement starts now and waits for the conversation row this one holds.
+        storing = asyncio.create_task(at_once(runtime, "second", "SM2"))
+        await asyncio.sleep(0.5)
+        assert not storing.done()
+    newer = await storing
+    assert older.message_id < newer.message_id and newer.pending is not None
+    bot = Recorder()
+    await flows.handle_conversation(runtime, conversation_id, bot,
+                                    message_id=newer.message_id, pending=newer.pending)
+    assert [turn.text for turn in bot.turns] == ["second", "first", "second"]
+    assert await replies_to(runtime, older.message_id) == ["echo first"]
+    assert await replies_to(runtime, newer.message_id) == ["echo second"]
+
+
+async def test_a_message_handled_in_between_is_not_handled_again(runtime: Runtime) -> None:
+    conversation_id = await opened(runtime)
+    intake = await at_once(runtime, "once", "SM1")
+    first = Recorder()
+    await flows.handle_conversation(runtime, conversation_id, first)
+    late = Recorder()
+    handled = await flows.handle_conversation(runtime, conversation_id, late,
+                                              message_id=intake.message_id,
+                                              pending=intake.pending)
+    assert handled == 0
+    assert [turn.text for turn in first.turns] == ["once"]
+    assert await replies_to(runtime, intake.message_id) == ["echo once"]
