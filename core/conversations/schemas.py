@@ -90,8 +90,9 @@ class Turn:
 class PendingMessage:
     """An inbound message waiting for its handling, with what handling reads of its
     conversation: plain columns, not ORM objects (building those cost more CPU than the
-    query). Read under the conversation's lock, or just before it with nothing older
-    waiting (service.receive_at_once), so it is what the handler should see."""
+    query). Read under the conversation's lock, or by the store statement just before it
+    with nothing older waiting (service.receive_at_once); then the handled mark checks that
+    it is still what the handler should see (flows.handle_next)."""
 
     id: int
     conversation_id: int
