@@ -184,6 +184,24 @@ def fake_twilio_sender(runtime: Runtime, twilio: FakeTwilio) -> TwilioSender:
 
 
 @asynccontextmanager
+async def local_runtime(db_url: str) -> AsyncIterator[Runtime]:
+    """The domain without the app: `db_url` and in-process ports (no Redis, no HTTP)."""
+    from core.db import make_engine, make_sessionmaker
+    from core.local import local_ports
+
+    engine = make_engine(db_url)
+    ports = local_ports()
+    runtime = Runtime(settings=Settings(database_url=db_url, env="test"), engine=engine,
+                      sessions=make_sessionmaker(engine), bus=ports.bus, queue=ports.queue,
+                      lock=ports.lock, limiter=ports.limiter, dedupe=ports.dedupe,
+                      closers=[ports.close])
+    try:
+        yield runtime
+    finally:
+        await runtime.close()
+
+
+@asynccontextmanager
 async def messaging_app(db_url: str, *, inline_budget_s: float | None = None,
                         responder: Any = None, **settings: Any) -> AsyncIterator[Harness]:
     """The whole app on `db_url`, its replies going to a fake Twilio API (nothing leaves)."""

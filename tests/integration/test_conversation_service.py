@@ -7,17 +7,16 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from messaging_helpers import local_runtime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.config import Settings
 from core.conversations import flows, service
 from core.conversations.models import Conversation, Message
 from core.conversations.schemas import BotOutcome, Handoff, InboundMessage, Media, Reply, Turn
 from core.customers.models import Contact, Customer
-from core.db import make_engine, make_sessionmaker, unit_of_work
+from core.db import unit_of_work
 from core.errors import Conflict
-from core.local import local_ports
 from core.runtime import Runtime
 
 PHONE = "+15045550123"
@@ -26,14 +25,8 @@ UTILITY = "+15045550100"
 
 @pytest.fixture
 async def runtime(db_url: str) -> AsyncIterator[Runtime]:
-    engine = make_engine(db_url)
-    ports = local_ports()
-    rt = Runtime(settings=Settings(database_url=db_url, env="test"), engine=engine,
-                 sessions=make_sessionmaker(engine), bus=ports.bus, queue=ports.queue,
-                 lock=ports.lock, limiter=ports.limiter, dedupe=ports.dedupe,
-                 closers=[ports.close])
-    yield rt
-    await rt.close()
+    async with local_runtime(db_url) as rt:
+        yield rt
 
 
 def inbound(text: str = "hi", *, external_id: str = "SM1", sender: str = PHONE,

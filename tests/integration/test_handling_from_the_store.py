@@ -11,16 +11,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from messaging_helpers import local_runtime
 from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.config import Settings
 from core.conversations import flows, service
 from core.conversations.models import Conversation, Message
 from core.conversations.schemas import BotOutcome, InboundMessage, Reply, Turn
 from core.customers.models import Contact, Customer
-from core.db import make_engine, make_sessionmaker, unit_of_work
-from core.local import local_ports
+from core.db import unit_of_work
 from core.runtime import Runtime
 
 pytestmark = pytest.mark.postgres
@@ -31,14 +30,8 @@ UTILITY = "+15045550100"
 
 @pytest.fixture
 async def runtime(pg_url: str) -> AsyncIterator[Runtime]:
-    engine = make_engine(pg_url)
-    ports = local_ports()
-    rt = Runtime(settings=Settings(database_url=pg_url, env="test"), engine=engine,
-                 sessions=make_sessionmaker(engine), bus=ports.bus, queue=ports.queue,
-                 lock=ports.lock, limiter=ports.limiter, dedupe=ports.dedupe,
-                 closers=[ports.close])
-    yield rt
-    await rt.close()
+    async with local_runtime(pg_url) as rt:
+        yield rt
 
 
 class Recorder:
