@@ -372,6 +372,12 @@ async def tally_messages(setup: Setup, phones: Phones, *, sid_prefix: str,
         detail = (f"{len(acked)} texts acked, {phones.retries} client retries, "
                   f"{inline} replies inline, {len(wanted) - inline} by REST, "
                   f"HTTP {dict(sorted(phones.statuses.items()))}")
+        # What became of what was lost, so a failed run names the path that dropped it.
+        undelivered = Counter(r.status for r in wanted if r.id not in delivered)
+        if undelivered or no_reply or unhandled:
+            detail += (f"; lost: {len(unhandled)} never handled, {len(no_reply)} handled "
+                       f"without a reply, undelivered replies by status "
+                       f"{dict(sorted(undelivered.items()))}")
         return (len(acked), len(delivered), lost_in + lost_out, doubled_in + doubled_out,
                 detail)
     finally:
