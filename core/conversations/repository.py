@@ -193,7 +193,7 @@ def _mark_handled_with_replies_sql() -> TextualSelect:
     that changed the conversation itself, a hand-off say, fails the guard too and is redone;
     that is rare, and the redo is the ordinary path.)"""
     c = Message.__table__.c
-    return text("""
+    return text(f"""
         WITH mark AS (
             UPDATE messages SET handled_at = :now, inline_state = CASE
                     WHEN inline_state = 'waiting' AND created_at > :fresh_after
@@ -206,10 +206,10 @@ def _mark_handled_with_replies_sql() -> TextualSelect:
                       AND customer_id IS NOT DISTINCT FROM :seen_customer
                       AND language = :seen_language
                       AND bot_state::jsonb IS NOT DISTINCT FROM CAST(:seen_state AS jsonb))
-                AND NOT EXISTS (  -- models.UNHANDLED_INBOUND_SQL, of the alias
-                    SELECT 1 FROM messages AS older
-                    WHERE older.conversation_id = :conversation AND older.id < :message
-                      AND older.direction = 'inbound' AND older.handled_at IS NULL)))
+                AND NOT EXISTS (  -- this FROM's messages, not the updated row
+                    SELECT 1 FROM messages
+                    WHERE messages.conversation_id = :conversation AND messages.id < :message
+                      AND {UNHANDLED_INBOUND_SQL})))
             RETURNING inline_state, EXISTS (
                 SELECT 1 FROM opt_outs
                 WHERE opt_outs.address = messages.sender AND opt_outs.opted_out) AS opted_out
