@@ -86,9 +86,12 @@ class RateLimiter(Protocol):
 
 
 class Dedupe(Protocol):
-    """`first_time(key)` is True exactly once per key within `ttl_s` across all callers."""
+    """`first_time(key)` is True exactly once per key within `ttl_s` across all callers;
+    `seen(key)` says whether some caller has set it (within its TTL), without setting it."""
 
     async def first_time(self, key: str, *, ttl_s: float = 86400.0) -> bool: ...
+
+    async def seen(self, key: str) -> bool: ...
 
     async def close(self) -> None: ...
 

@@ -10,6 +10,7 @@ import logging
 import re
 
 from fastapi import APIRouter, Query, Response
+from starlette.background import BackgroundTask
 
 from channels.twilio_sms.options import STATUS_PATH, TwilioSmsOptions
 from channels.twilio_sms.parser import TwilioMessageParser
@@ -57,7 +58,12 @@ async def inbound_message(form: VerifiedTwilioForm, runtime: RuntimeDep) -> Resp
         finally:
             answers.forget(result.message_id)
     status_url = runtime.settings.public_base_url.rstrip("/") + STATUS_PATH
-    return messaging_twiml(replies, status_url=status_url)
+    response = messaging_twiml(replies, status_url=status_url)
+    if replies:
+        # Noted once the answer is written (Starlette runs it after the body is sent): a
+        # repeat delivery then knows these replies left, and one after a death carries them.
+        response.background = BackgroundTask(answers.answered, result.message_id)
+    return response
 
 
 @router.post("/sms/status", response_class=Response, summary="Message delivery status callback")

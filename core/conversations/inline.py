@@ -11,9 +11,13 @@ what was handed to it).
 
 A request can die between the hand-over and its answer (a killed process, a cut connection)
 and Twilio then delivers the message again. The repeat waits out the first request's budget,
-then takes what no answer carried: replies handed over and never claimed (a dedupe key the
-answering request sets just before it answers), or, if nothing was handled yet, gives up for
-the first request so the replies go by REST.
+then takes what no answer carried: replies handed over, unless an answer with them left this
+side (the webhook notes that once its response is written: `answered`); or, if nothing was
+handled yet, it gives up for the first request so the replies go by REST. The note comes after
+the response, not before it: a request that noted first and died before its answer left
+would leave the replies with nobody (Twilio retried, so the answer never reached it). A first
+request so slow that the repeat carries them too answers a connection Twilio has abandoned:
+Twilio retries only once it stops waiting for an answer, and drops one that comes later.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ log = logging.getLogger(__name__)
 # request is gone: time for its last database round trip.
 REPEAT_GRACE_S = 1.0
 # How long "these replies rode an answer" is remembered; Twilio's retries come within minutes.
-CLAIM_TTL_S = 3600.0
+ANSWERED_TTL_S = 3600.0
 
 
 class InlineAnswers:
@@ -105,14 +109,13 @@ class InlineAnswers:
             if deliver_as != "queued" and ready:
                 async with unit_of_work(self._runtime.sessions) as session:
                     await _mark(session, [r.id for r in ready], deliver_as)
-            return await self._claimed(message_id, ready)
+            return ready
         async with unit_of_work(self._runtime.sessions) as session:
             if wake is None and await _give_up(session, message_id):
                 return []
             # Answered, but the wake-up was lost or came too late: the handler handed text
             # replies over (queued for us); anything it held instead is handed over here.
-            ready = await _take(session, message_id, deliver_as)
-        return await self._claimed(message_id, ready)
+            return await _take(session, message_id, deliver_as)
 
     async def collect_repeat(self, message_id: int, *, budget_s: float) -> list[InlineReply]:
         """The replies a repeat delivery of a stored message carries: those handed over to a
@@ -143,20 +146,21 @@ class InlineAnswers:
             # replies for a request that is gone.
             await flows.queue_handling(self._runtime, row.conversation_id, message_id)
             return []
-        return await self._claimed(message_id, ready)
+        if ready and await self._runtime.dedupe.seen(_answered_key(message_id)):
+            return []  # an answer carried them (Twilio sent this one anyway, or a test did)
+        return ready
 
-    async def _claimed(self, message_id: int, ready: list[InlineReply]) -> list[InlineReply]:
-        # The first request to claim an answered message's replies carries them; any other
-        # (the first request itself, if a repeat claimed them while it was late) says nothing.
-        if not ready:
-            return ready
-        if await self._runtime.dedupe.first_time(f"inline-answer:{message_id}",
-                                                 ttl_s=CLAIM_TTL_S):
-            return ready
-        return []
+    async def answered(self, message_id: int) -> None:
+        """The webhook's answer with this message's replies has been written: a repeat
+        delivery now carries nothing. Called after the response, never before it."""
+        await self._runtime.dedupe.first_time(_answered_key(message_id), ttl_s=ANSWERED_TTL_S)
 
     def forget(self, message_id: int) -> None:
         self._waiters.pop(message_id, None)
+
+
+def _answered_key(message_id: int) -> str:
+    return f"inline-answered:{message_id}"
 
 
 async def _give_up(session: Any, message_id: int) -> bool:

@@ -24,6 +24,9 @@ class LocalDedupe:
         heapq.heappush(self._by_expiry, (expires, key))
         return True
 
+    async def seen(self, key: str) -> bool:
+        return self._expires.get(key, 0.0) > asyncio.get_running_loop().time()
+
     async def close(self) -> None:
         self._expires.clear()
         self._by_expiry.clear()

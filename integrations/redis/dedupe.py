@@ -19,5 +19,8 @@ class RedisDedupe:
         name = namespaced(self._namespace, "dd", key)
         return bool(await self._client.set(name, b"1", nx=True, px=max(1, round(ttl_s * 1000))))
 
+    async def seen(self, key: str) -> bool:
+        return bool(await self._client.exists(namespaced(self._namespace, "dd", key)))
+
     async def close(self) -> None:
         return None

@@ -131,6 +131,31 @@ async def test_a_retry_carries_the_reply_a_dead_request_was_handed(db_url: str) 
         assert await h.count(Message, Message.direction == "outbound") == 1
 
 
+async def test_a_retry_carries_the_reply_a_request_took_and_died_before_answering_with(
+        db_url: str) -> None:
+    """The request that delivered the message was handed its reply and was killed before its
+    answer left (the chaos api_kill drill): Twilio never got it, so the retry carries it."""
+    from channels.twilio_sms.parser import TwilioMessageParser
+    from core.conversations import direct, flows
+
+    async with messaging_app(db_url, inline_budget_s=0.3) as h:
+        answers = h.runtime.extras[INLINE_ANSWERS]
+        payload = sms_payload(sender=CUSTOMER, body="HELP")
+        inbound = TwilioMessageParser(region="US").parse(payload)
+        result = await flows.intake(h.runtime, inbound, expect_inline=answers.expect,
+                                    handle_here=direct.handle_here(h.runtime))
+        [taken] = await answers.collect(result.message_id, budget_s=LONG_BUDGET_S)
+        answers.forget(result.message_id)  # ...and the process dies here
+
+        retry = await post_signed(h.client, SMS_PATH, payload)
+        assert bodies(retry.text) == [taken.body]
+        # That answer left: the next retry carries nothing, and REST never sends it.
+        assert bodies((await post_signed(h.client, SMS_PATH, payload)).text) == []
+        await asyncio.sleep(0.3)
+        assert h.twilio.sent == []
+        assert await h.count(Message, Message.direction == "outbound") == 1
+
+
 async def test_a_retry_before_handling_gives_up_and_the_reply_goes_by_rest(db_url: str) -> None:
     from messaging_helpers import wait_for
 

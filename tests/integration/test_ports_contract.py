@@ -421,6 +421,18 @@ async def test_dedupe_forgets_after_ttl(ports: Ports) -> None:
     assert time.monotonic() - started >= 0.19
 
 
+async def test_dedupe_seen_reads_a_key_without_setting_it(ports: Ports) -> None:
+    assert await ports.dedupe.seen("SM200") is False
+    assert await ports.dedupe.seen("SM200") is False  # looking did not set it
+    assert await ports.dedupe.first_time("SM200", ttl_s=0.2) is True
+    assert await ports.dedupe.seen("SM200") is True
+    await _until(lambda: _not(ports.dedupe.seen("SM200")))
+
+
+async def _not(check: Any) -> bool:
+    return not await check
+
+
 # --- Redis: state shared between processes, and surviving connection loss -------------------
 
 
