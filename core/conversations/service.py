@@ -314,7 +314,7 @@ async def mark_handled_with_replies(
     for reply, purpose, author in replies:
         for piece in reply_pieces(reply, message.channel):
             pieces.append({"ord": len(pieces), **piece, "purpose": purpose, "author": author})
-    rows = list(await session.execute(repository.MARK_HANDLED_WITH_REPLIES, {
+    params = {
         "message": message.id, "conversation": message.conversation_id, "now": now,
         "fresh_after": fresh_after, "save_state": state is not None, "state": state,
         "pieces": pieces, "hand_over": message.channel in TEXT_CHANNELS, "guard": guard,
@@ -322,7 +322,18 @@ async def mark_handled_with_replies(
         "seen_language": message.language, "seen_state": message.bot_state,
         "channel": message.channel, "sender": message.recipient, "recipient": message.sender,
         **{f"rank_{s}": status_rank(s) for s in ("pending", "held", "queued", "suppressed")},
-    }))
+    }
+    if session.in_transaction() or not isinstance(session.bind, AsyncEngine):
+        rows = list(await session.execute(repository.MARK_HANDLED_WITH_REPLIES, params))
+    else:
+        # Nothing in this unit of work has read or written yet (a greeting, HELP, a turn an
+        # agent owns): the mark is its one statement and atomic on its own, so it runs in
+        # autocommit, and the BEGIN and COMMIT round trips go (the unit's commit then has
+        # nothing to do). It must be the unit's last statement: flows._record's is.
+        async with session.bind.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            rows = list(await connection.execute(repository.MARK_HANDLED_WITH_REPLIES,
+                                                 params))
     if not rows:
         return None
     stored = sorted((row for row in rows if row.id is not None), key=lambda row: row.id)

@@ -192,3 +192,44 @@ async def test_a_message_handled_in_between_is_not_handled_again(runtime: Runtim
     assert handled == 0
     assert [turn.text for turn in first.turns] == ["once"]
     assert await replies_to(runtime, intake.message_id) == ["echo once"]
+
+
+class Reader(Recorder):
+    """A turn that reads before it answers (as a status question reads the account)."""
+
+    async def respond(self, session: AsyncSession, turn: Turn) -> BotOutcome:
+        await session.scalar(select(Conversation.owner).where(
+            Conversation.id == turn.conversation_id))
+        return await super().respond(session, turn)
+
+
+def mark_transactions(rt: Runtime) -> list[str | None]:
+    """For each handled mark: the isolation level its connection ran it at."""
+    seen: list[str | None] = []
+
+    @event.listens_for(rt.engine.sync_engine, "before_cursor_execute")
+    def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().startswith("WITH mark AS"):
+            seen.append(conn.get_execution_options().get("isolation_level"))
+
+    return seen
+
+
+async def test_a_turn_that_read_nothing_is_marked_in_autocommit(runtime: Runtime) -> None:
+    """The mark is then the unit of work's only statement: no BEGIN, no COMMIT. A turn that
+    read first keeps it in its transaction. Both are written, once."""
+    conversation_id = await opened(runtime)
+    marks = mark_transactions(runtime)
+    plain = await at_once(runtime, "hi", "SM1")
+    await flows.handle_conversation(runtime, conversation_id, Recorder(),
+                                    message_id=plain.message_id, pending=plain.pending)
+    reading = await at_once(runtime, "STAT", "SM2")
+    await flows.handle_conversation(runtime, conversation_id, Reader(),
+                                    message_id=reading.message_id, pending=reading.pending)
+    assert marks == ["AUTOCOMMIT", None]
+    assert await replies_to(runtime, plain.message_id) == ["echo hi"]
+    assert await replies_to(runtime, reading.message_id) == ["echo STAT"]
+    async with runtime.sessions() as session:
+        state = await session.scalar(select(Conversation.bot_state).where(
+            Conversation.id == conversation_id))
+    assert state == {"turns": 3}
