@@ -5,10 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.errors import Invalid
+from core.phones import to_e164
 
 DEV_SECRET = "dev-only-not-secret-change-me"
 DEFAULT_SQLITE_PATH = Path("var/stormdesk.db")
@@ -51,6 +54,10 @@ class Settings(BaseSettings):
     direct_slots: int = Field(default=8, ge=0, le=64)
     # How long a message waits for one of those slots before it is queued for a worker.
     direct_wait_s: float = Field(default=0.5, ge=0.0, le=10.0)
+    # Messages per second for sender numbers whose Twilio limit differs from their kind's
+    # default (integrations/twilio/pacing.py: long code 1, toll-free 3, short code 100,
+    # WhatsApp 80), as "+18005550100=30,12345=300". Shared by replies and storm notices.
+    twilio_mps: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
     log_json: bool = True
     # A folder of <lang>.yml files whose keys override the built-in bot replies.
     templates_dir: Path | None = None
@@ -85,6 +92,11 @@ class Settings(BaseSettings):
     agent_adjustment_limit: Decimal = Decimal("100.00")
     supervisor_adjustment_limit: Decimal = Decimal("1000.00")
 
+    @field_validator("twilio_mps", mode="before")
+    @classmethod
+    def _parse_sender_rates(cls, value: Any) -> Any:
+        return parse_sender_rates(value) if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:
         if self.env == "production" and self.secret_key.get_secret_value() == DEV_SECRET:
@@ -118,3 +130,35 @@ def normalize_database_url(url: str) -> str:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+MAX_SENDER_MPS = 10_000.0  # far above any Twilio sender; a typo like 3000000 is refused
+
+
+def parse_sender_rates(text: str) -> dict[str, float]:
+    """"+18005550100=30, 12345=300, whatsapp:+15045550100=80" → {sender: messages/s}. Numbers
+    are stored as the sender sends from (E.164, the short code, or whatsapp:E.164); anything
+    else is refused with the offending entry named, so a bad value stops the start-up."""
+    rates: dict[str, float] = {}
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        sender, sep, rate_text = entry.rpartition("=")
+        sender = sender.strip()
+        try:
+            rate = float(rate_text)
+        except ValueError:
+            rate = float("nan")
+        if not sep or not sender or not 0 < rate <= MAX_SENDER_MPS:
+            raise ValueError(f"STORMDESK_TWILIO_MPS: {entry!r} is not NUMBER=RATE with a rate "
+                             f"above 0 and at most {MAX_SENDER_MPS:,.0f}")
+        if sender.isdigit() and 4 <= len(sender) <= 6:
+            key = sender  # a short code
+        else:
+            try:
+                e164 = to_e164(sender)
+            except Invalid as exc:
+                raise ValueError(f"STORMDESK_TWILIO_MPS: {exc}") from exc
+            key = f"whatsapp:{e164}" if sender.startswith("whatsapp:") else e164
+        rates[key] = rate
+    return rates

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, text
+from sqlalchemy import BigInteger, DateTime, Executable, Integer, MetaData, Row, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -117,6 +118,39 @@ def is_serialization_failure(error: BaseException) -> bool:
             return True
         found = getattr(found, "orig", None) or found.__cause__
     return False
+
+
+@asynccontextmanager
+async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection on which each statement is its own transaction: no BEGIN and COMMIT
+    round trips around a statement that needs no company (PostgreSQL's one-statement store,
+    a handled mark, a read)."""
+    async with engine.connect() as connection:
+        yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def unbegun(session: AsyncSession) -> AsyncEngine | None:
+    """The session's PostgreSQL engine while its unit of work has not touched the database
+    (nothing read, written or added: adding begins it too); None once it has, or on SQLite
+    (pysqlite begins only at the first write, so reads there cost no BEGIN anyway)."""
+    bind = session.bind
+    if (session.in_transaction() or not isinstance(bind, AsyncEngine)
+            or bind.dialect.name != "postgresql"):
+        return None
+    return bind
+
+
+async def read_rows(session: AsyncSession, statement: Executable,
+                    params: dict[str, Any] | None = None) -> list[Row[Any]]:
+    """A plain read's rows. While the unit of work has not begun (`unbegun`), it runs on its
+    own in autocommit: at READ COMMITTED every statement takes a fresh snapshot anyway, so it
+    is the same read, without starting the transaction (a BEGIN now; if nothing is written
+    after it, a COMMIT too). Not for SELECT ... FOR UPDATE, whose lock would end with it."""
+    engine = unbegun(session)
+    if engine is None:
+        return list((await session.execute(statement, params)).all())
+    async with autocommit(engine) as connection:
+        return list((await connection.execute(statement, params)).all())
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -19,6 +19,7 @@ from core.conversations.policy import Direction, Owner, ensure_transition, statu
 from core.conversations.schemas import Handoff, InboundMessage, PendingMessage, Reply
 from core.conversations.segments import smart_encode, split_message
 from core.customers.models import Contact
+from core.db import autocommit, unbegun
 from core.errors import NotFound
 from core.pii import mask_card_numbers
 
@@ -182,9 +183,7 @@ async def receive_at_once(engine: AsyncEngine, *, inbound: InboundMessage,
     key = _contact_key(inbound)
     now = utcnow()
     fields = _inbound_fields(inbound, answer_inline=answer_inline)
-    async with engine.connect() as connection:
-        # Autocommit: the statement is its own transaction, with no BEGIN and COMMIT trips.
-        connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+    async with autocommit(engine) as connection:
         row = (await connection.execute(repository.STORE_IN_OPEN_CONVERSATION, {
             "kind": key[0] if key else None, "value": key[1] if key else None,
             "address_key": open_key(customer_id=None, address=inbound.sender),
@@ -323,15 +322,15 @@ async def mark_handled_with_replies(
         "channel": message.channel, "sender": message.recipient, "recipient": message.sender,
         **{f"rank_{s}": status_rank(s) for s in ("pending", "held", "queued", "suppressed")},
     }
-    if session.in_transaction() or not isinstance(session.bind, AsyncEngine):
+    engine = unbegun(session)
+    if engine is None:
         rows = list(await session.execute(repository.MARK_HANDLED_WITH_REPLIES, params))
     else:
-        # Nothing in this unit of work has read or written yet (a greeting, HELP, a turn an
-        # agent owns): the mark is its one statement and atomic on its own, so it runs in
-        # autocommit, and the BEGIN and COMMIT round trips go (the unit's commit then has
-        # nothing to do). It must be the unit's last statement: flows._record's is.
-        async with session.bind.connect() as connection:
-            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        # Nothing in this unit of work has written (nor read, but through db.read_rows): the
+        # mark is its one statement, atomic on its own, so it runs in autocommit and the
+        # BEGIN and COMMIT round trips go (the unit's commit has nothing to do). It must be
+        # the unit's last statement: flows._record's is.
+        async with autocommit(engine) as connection:
             rows = list(await connection.execute(repository.MARK_HANDLED_WITH_REPLIES,
                                                  params))
     if not rows:

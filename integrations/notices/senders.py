@@ -90,6 +90,6 @@ def build_notice_senders(settings: Settings, *, limiter: RateLimiter,
         return {"sms": sandbox, "whatsapp": sandbox}
     options = TwilioOptions(
         status_callback=settings.public_base_url.rstrip("/") + NOTICE_STATUS_PATH,
-        mps_overrides=mps_overrides or {})
+        mps_overrides={**settings.twilio_mps, **(mps_overrides or {})})
     sender = TwilioNoticeSender(twilio_client(settings), limiter=limiter, options=options)
     return {"sms": sender, "whatsapp": sender}

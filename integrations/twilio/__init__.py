@@ -35,7 +35,8 @@ def build_senders(settings: Settings, *, limiter: RateLimiter,
         sandbox = SandboxSender()
         return {"sms": sandbox, "whatsapp": sandbox}
     options = TwilioOptions(
-        status_callback=settings.public_base_url.rstrip("/") + status_callback_path)
+        status_callback=settings.public_base_url.rstrip("/") + status_callback_path,
+        mps_overrides=settings.twilio_mps)
     sender = TwilioSender(twilio_client(settings), limiter=limiter, options=options)
     return {"sms": sender, "whatsapp": sender}
 

@@ -19,7 +19,7 @@ from core.conversations import flows, service
 from core.conversations.models import Conversation, Message
 from core.conversations.schemas import BotOutcome, InboundMessage, Reply, Turn
 from core.customers.models import Contact, Customer
-from core.db import unit_of_work
+from core.db import read_rows, unit_of_work
 from core.runtime import Runtime
 
 pytestmark = pytest.mark.postgres
@@ -203,6 +203,15 @@ class Reader(Recorder):
         return await super().respond(session, turn)
 
 
+class ReaderAtOnce(Recorder):
+    """Reads as bot.identity.known_sender does: outside the transaction, while none began."""
+
+    async def respond(self, session: AsyncSession, turn: Turn) -> BotOutcome:
+        await read_rows(session, select(Conversation.owner).where(
+            Conversation.id == turn.conversation_id))
+        return await super().respond(session, turn)
+
+
 def mark_transactions(rt: Runtime) -> list[str | None]:
     """For each handled mark: the isolation level its connection ran it at."""
     seen: list[str | None] = []
@@ -217,7 +226,8 @@ def mark_transactions(rt: Runtime) -> list[str | None]:
 
 async def test_a_turn_that_read_nothing_is_marked_in_autocommit(runtime: Runtime) -> None:
     """The mark is then the unit of work's only statement: no BEGIN, no COMMIT. A turn that
-    read first keeps it in its transaction. Both are written, once."""
+    read in its transaction keeps the mark there; one that read with db.read_rows (outside
+    it) began none, so its mark runs in autocommit too. Each is written, once."""
     conversation_id = await opened(runtime)
     marks = mark_transactions(runtime)
     plain = await at_once(runtime, "hi", "SM1")
@@ -226,10 +236,30 @@ async def test_a_turn_that_read_nothing_is_marked_in_autocommit(runtime: Runtime
     reading = await at_once(runtime, "STAT", "SM2")
     await flows.handle_conversation(runtime, conversation_id, Reader(),
                                     message_id=reading.message_id, pending=reading.pending)
-    assert marks == ["AUTOCOMMIT", None]
+    at_once_read = await at_once(runtime, "STAT", "SM3")
+    await flows.handle_conversation(runtime, conversation_id, ReaderAtOnce(),
+                                    message_id=at_once_read.message_id,
+                                    pending=at_once_read.pending)
+    assert marks == ["AUTOCOMMIT", None, "AUTOCOMMIT"]
     assert await replies_to(runtime, plain.message_id) == ["echo hi"]
     assert await replies_to(runtime, reading.message_id) == ["echo STAT"]
+    assert await replies_to(runtime, at_once_read.message_id) == ["echo STAT"]
     async with runtime.sessions() as session:
         state = await session.scalar(select(Conversation.bot_state).where(
             Conversation.id == conversation_id))
-    assert state == {"turns": 3}
+    assert state == {"turns": 4}
+
+
+async def test_read_rows_sees_the_units_own_writes_once_it_began(runtime: Runtime) -> None:
+    """Outside the transaction only while none began: after a write, in it, so it reads
+    what the unit of work has written and not yet committed."""
+    async with runtime.sessions() as session:
+        session.add(Customer(first_name="Bo", last_name="Unsaved"))
+        await session.flush()
+        rows = await read_rows(session, select(Customer.first_name).where(
+            Customer.last_name == "Unsaved"))
+        assert [row.first_name for row in rows] == ["Bo"]
+        await session.rollback()
+    async with runtime.sessions() as session:
+        assert await read_rows(session, select(Customer.id).where(
+            Customer.last_name == "Unsaved")) == []
