@@ -75,6 +75,12 @@ async def replies_to(rt: Runtime, message_id: int) -> list[str]:
             Message.reply_to_id == message_id).order_by(Message.id)))
 
 
+async def bot_state(rt: Runtime, conversation_id: int) -> Any:
+    async with rt.sessions() as session:
+        return await session.scalar(select(Conversation.bot_state).where(
+            Conversation.id == conversation_id))
+
+
 def count_statements(rt: Runtime) -> list[str]:
     seen: list[str] = []
 
@@ -153,10 +159,7 @@ async def test_a_state_changed_in_between_is_the_state_the_turn_sees(
     assert [(turn.state, turn.language) for turn in bot.turns] == [
         ({"turns": 1}, "en"), ({"turns": 7}, "es")]
     assert await replies_to(runtime, intake.message_id) == ["echo STAT"]
-    async with runtime.sessions() as session:
-        state = await session.scalar(select(Conversation.bot_state).where(
-            Conversation.id == conversation_id))
-    assert state == {"turns": 8}
+    assert await bot_state(runtime, conversation_id) == {"turns": 8}
 
 
 async def test_an_older_message_committed_in_between_goes_first(runtime: Runtime) -> None:
@@ -244,10 +247,7 @@ async def test_a_turn_that_read_nothing_is_marked_in_autocommit(runtime: Runtime
     assert await replies_to(runtime, plain.message_id) == ["echo hi"]
     assert await replies_to(runtime, reading.message_id) == ["echo STAT"]
     assert await replies_to(runtime, at_once_read.message_id) == ["echo STAT"]
-    async with runtime.sessions() as session:
-        state = await session.scalar(select(Conversation.bot_state).where(
-            Conversation.id == conversation_id))
-    assert state == {"turns": 4}
+    assert await bot_state(runtime, conversation_id) == {"turns": 4}
 
 
 async def test_read_rows_sees_the_units_own_writes_once_it_began(runtime: Runtime) -> None:
