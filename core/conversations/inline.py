@@ -152,8 +152,18 @@ class InlineAnswers:
 
     async def answered(self, message_id: int) -> None:
         """The webhook's answer with this message's replies has been written: a repeat
-        delivery now carries nothing. Called after the response, never before it."""
-        await self._runtime.dedupe.first_time(_answered_key(message_id), ttl_s=ANSWERED_TTL_S)
+        delivery now carries nothing. Called after the response, never before it.
+
+        The answer has left whatever happens here: if the note cannot be written (Redis
+        down), only a repeat that Twilio sends after receiving the answer, which it does not
+        do, would carry the replies again; so it is logged, not raised into a request that
+        is over."""
+        try:
+            await self._runtime.dedupe.first_time(_answered_key(message_id),
+                                                  ttl_s=ANSWERED_TTL_S)
+        except Exception:
+            log.warning("could not note that message %s's replies rode its answer", message_id,
+                        exc_info=True)
 
     def forget(self, message_id: int) -> None:
         self._waiters.pop(message_id, None)

@@ -156,6 +156,23 @@ async def test_a_retry_carries_the_reply_a_request_took_and_died_before_answerin
         assert await h.count(Message, Message.direction == "outbound") == 1
 
 
+async def test_an_answer_whose_note_cannot_be_written_still_answers(db_url: str) -> None:
+    """The note that the replies left is written after the answer; if Redis refuses it,
+    the answer has still gone, and the request ends cleanly."""
+    async with messaging_app(db_url, inline_budget_s=LONG_BUDGET_S) as h:
+        async def refuse(key: str, *, ttl_s: float = 0.0) -> bool:
+            if key.startswith("inline-answered:"):
+                raise ConnectionError("redis is gone")
+            return True
+
+        h.runtime.dedupe.first_time = refuse  # type: ignore[method-assign]
+        response = await post_signed(h.client, SMS_PATH,
+                                     sms_payload(sender=CUSTOMER, body="HELP"))
+        assert response.status_code == 200
+        [text] = bodies(response.text)
+        assert "Riverbend Public Utilities" in text
+
+
 async def test_a_retry_before_handling_gives_up_and_the_reply_goes_by_rest(db_url: str) -> None:
     from messaging_helpers import wait_for
 
