@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,8 +29,18 @@ class PremiseChoice:
                 "nickname": self.nickname, "zip": self.zip}
 
 
-def premise_label(premise: Premise | Any) -> str:
-    """A premise's street line (a Premise, or a row with its address and unit)."""
+class Addressed(Protocol):
+    """A Premise, or a result row with its address and unit."""
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def unit(self) -> str | None: ...
+
+
+def premise_label(premise: Addressed) -> str:
+    """A premise's street line."""
     unit = f" {premise.unit}" if premise.unit else ""
     return f"{premise.address}{unit}"
 
