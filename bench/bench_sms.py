@@ -397,8 +397,9 @@ async def run(ctx: BenchContext) -> list[dict[str, Any]]:
         known = {name: cost for name, cost in parts.items() if isinstance(cost, float)}
         total = sum(known.values())
         split = ", ".join(f"{name} {cost:.2f}" for name, cost in known.items())
-        ctx.note(f"Not met. Per message, in the cheapest production row of this run ("
-                 f"{row['senders']} senders), {split} ms of CPU: {total:.2f} ms on the same "
+        ctx.note(f"Not met. Per message, in the cheapest production row of the last run ("
+                 f"{row['senders']} senders; the table's cells are medians of all runs), "
+                 f"{split} ms of CPU: {total:.2f} ms on the same "
                  f"2 cores, which bounds the setup near {2000 / total:,.0f} messages/s. 1,000/s "
                  "leaves 2.0 ms for all of them, and PostgreSQL, Redis and the load generator "
                  f"alone take {total - known['the servers']:.2f}. Per message, the API process "
