@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.accounts.models import Account
 from core.customers.models import Contact, Customer
-from core.db import read_rows
+from core.db import rows_at_once
 from core.premises.models import Premise
 
 
@@ -72,9 +72,9 @@ _KNOWN_SENDER = (
 
 async def known_sender(session: AsyncSession, address: str) -> KnownSender | None:
     """Who has this address on file; None if nobody does."""
-    # Often a turn's first statement: read outside its transaction (see db.read_rows), so a
+    # Often a turn's first statement: read outside its transaction (see db.rows_at_once), so a
     # status question that writes nothing but its handled mark needs no BEGIN or COMMIT.
-    rows = await read_rows(session, _KNOWN_SENDER, {"address": address})
+    rows = await rows_at_once(session, _KNOWN_SENDER, {"address": address})
     if not rows:
         return None
     first = min(rows, key=lambda r: r.customer_id)

@@ -209,7 +209,7 @@ async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
-def unbegun(session: AsyncSession) -> AsyncEngine | None:
+def _unbegun(session: AsyncSession) -> AsyncEngine | None:
     """The session's PostgreSQL engine while its unit of work has not touched the database
     (nothing read, written or added: adding begins it too); None once it has, or on SQLite
     (pysqlite begins only at the first write, so reads there cost no BEGIN anyway)."""
@@ -220,13 +220,17 @@ def unbegun(session: AsyncSession) -> AsyncEngine | None:
     return bind
 
 
-async def read_rows(session: AsyncSession, statement: Executable,
-                    params: dict[str, Any] | None = None) -> list[Row[Any]]:
-    """A plain read's rows. While the unit of work has not begun (`unbegun`), it runs on its
-    own in autocommit: at READ COMMITTED every statement takes a fresh snapshot anyway, so it
-    is the same read, without starting the transaction (a BEGIN now; if nothing is written
-    after it, a COMMIT too). Not for SELECT ... FOR UPDATE, whose lock would end with it."""
-    engine = unbegun(session)
+async def rows_at_once(session: AsyncSession, statement: Executable,
+                       params: dict[str, Any] | None = None) -> list[Row[Any]]:
+    """A statement's rows; while the unit of work has not begun, run on its own in
+    autocommit, so the unit's transaction is not started for it (a BEGIN now and, if
+    nothing is written after it, a COMMIT). Once the unit has begun, in its transaction.
+
+    Right for a plain read at any point: at READ COMMITTED every statement takes a fresh
+    snapshot anyway, so it is the same read (not for SELECT ... FOR UPDATE, whose lock would
+    end with it). Right for a write only as the unit's last statement: it is atomic alone,
+    and the unit's commit then has nothing to do."""
+    engine = _unbegun(session)
     if engine is None:
         return list((await session.execute(statement, params)).all())
     async with autocommit(engine) as connection:

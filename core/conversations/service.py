@@ -19,7 +19,7 @@ from core.conversations.policy import Direction, Owner, ensure_transition, statu
 from core.conversations.schemas import Handoff, InboundMessage, PendingMessage, Reply
 from core.conversations.segments import smart_encode, split_message
 from core.customers.models import Contact
-from core.db import autocommit, unbegun
+from core.db import autocommit, rows_at_once
 from core.errors import NotFound
 from core.pii import mask_card_numbers
 
@@ -322,17 +322,9 @@ async def mark_handled_with_replies(
         "channel": message.channel, "sender": message.recipient, "recipient": message.sender,
         **{f"rank_{s}": status_rank(s) for s in ("pending", "held", "queued", "suppressed")},
     }
-    engine = unbegun(session)
-    if engine is None:
-        rows = list(await session.execute(repository.MARK_HANDLED_WITH_REPLIES, params))
-    else:
-        # Nothing in this unit of work has written (nor read, but through db.read_rows): the
-        # mark is its one statement, atomic on its own, so it runs in autocommit and the
-        # BEGIN and COMMIT round trips go (the unit's commit has nothing to do). It must be
-        # the unit's last statement: flows._record's is.
-        async with autocommit(engine) as connection:
-            rows = list(await connection.execute(repository.MARK_HANDLED_WITH_REPLIES,
-                                                 params))
+    # The handled mark is flows._record's last statement: if the turn before it neither
+    # read nor wrote in the transaction, it is the whole unit of work, with no BEGIN or COMMIT.
+    rows = await rows_at_once(session, repository.MARK_HANDLED_WITH_REPLIES, params)
     if not rows:
         return None
     stored = sorted((row for row in rows if row.id is not None), key=lambda row: row.id)

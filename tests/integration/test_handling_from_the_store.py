@@ -19,7 +19,7 @@ from core.conversations import flows, service
 from core.conversations.models import Conversation, Message
 from core.conversations.schemas import BotOutcome, InboundMessage, Reply, Turn
 from core.customers.models import Contact, Customer
-from core.db import read_rows, unit_of_work
+from core.db import rows_at_once, unit_of_work
 from core.runtime import Runtime
 
 pytestmark = pytest.mark.postgres
@@ -210,7 +210,7 @@ class ReaderAtOnce(Recorder):
     """Reads as bot.identity.known_sender does: outside the transaction, while none began."""
 
     async def respond(self, session: AsyncSession, turn: Turn) -> BotOutcome:
-        await read_rows(session, select(Conversation.owner).where(
+        await rows_at_once(session, select(Conversation.owner).where(
             Conversation.id == turn.conversation_id))
         return await super().respond(session, turn)
 
@@ -229,7 +229,7 @@ def mark_transactions(rt: Runtime) -> list[str | None]:
 
 async def test_a_turn_that_read_nothing_is_marked_in_autocommit(runtime: Runtime) -> None:
     """The mark is then the unit of work's only statement: no BEGIN, no COMMIT. A turn that
-    read in its transaction keeps the mark there; one that read with db.read_rows (outside
+    read in its transaction keeps the mark there; one that read with db.rows_at_once (outside
     it) began none, so its mark runs in autocommit too. Each is written, once."""
     conversation_id = await opened(runtime)
     marks = mark_transactions(runtime)
@@ -250,16 +250,16 @@ async def test_a_turn_that_read_nothing_is_marked_in_autocommit(runtime: Runtime
     assert await bot_state(runtime, conversation_id) == {"turns": 4}
 
 
-async def test_read_rows_sees_the_units_own_writes_once_it_began(runtime: Runtime) -> None:
+async def test_rows_at_once_sees_the_units_own_writes_once_it_began(runtime: Runtime) -> None:
     """Outside the transaction only while none began: after a write, in it, so it reads
     what the unit of work has written and not yet committed."""
     async with runtime.sessions() as session:
         session.add(Customer(first_name="Bo", last_name="Unsaved"))
         await session.flush()
-        rows = await read_rows(session, select(Customer.first_name).where(
+        rows = await rows_at_once(session, select(Customer.first_name).where(
             Customer.last_name == "Unsaved"))
         assert [row.first_name for row in rows] == ["Bo"]
         await session.rollback()
     async with runtime.sessions() as session:
-        assert await read_rows(session, select(Customer.id).where(
+        assert await rows_at_once(session, select(Customer.id).where(
             Customer.last_name == "Unsaved")) == []
