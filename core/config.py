@@ -11,7 +11,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.errors import Invalid
-from core.phones import to_e164
+from core.phones import is_short_code, to_e164
 
 DEV_SECRET = "dev-only-not-secret-change-me"
 DEFAULT_SQLITE_PATH = Path("var/stormdesk.db")
@@ -152,8 +152,8 @@ def parse_sender_rates(text: str) -> dict[str, float]:
         if not sep or not sender or not 0 < rate <= MAX_SENDER_MPS:
             raise ValueError(f"STORMDESK_TWILIO_MPS: {entry!r} is not NUMBER=RATE with a rate "
                              f"above 0 and at most {MAX_SENDER_MPS:,.0f}")
-        if sender.isdigit() and 4 <= len(sender) <= 6:
-            key = sender  # a short code
+        if is_short_code(sender):
+            key = sender
         else:
             try:
                 e164 = to_e164(sender)

@@ -25,3 +25,8 @@ def mask_phone(number: str) -> str:
     if len(digits) <= 2:
         return "*" * len(digits)
     return "+" + "*" * (len(digits) - 2) + "".join(digits[-2:])
+
+
+def is_short_code(sender: str) -> bool:
+    """A US/CA short code (4 to 6 digits) rather than a phone number: kept as it is."""
+    return sender.isdigit() and 4 <= len(sender) <= 6

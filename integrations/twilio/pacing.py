@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from core.phones import is_short_code
+
 TOLL_FREE_PREFIXES = ("+1800", "+1833", "+1844", "+1855", "+1866", "+1877", "+1888")
 
 
 def sender_kind(sender: str) -> str:
     if sender.startswith("whatsapp:"):
         return "whatsapp"
-    if sender.isdigit() and 4 <= len(sender) <= 6:
+    if is_short_code(sender):
         return "short_code"
     if sender.startswith(TOLL_FREE_PREFIXES):
         return "toll_free"
