@@ -44,6 +44,7 @@ ACCOUNT_SID = "AC" + "be" * 16
 UTILITY = "+15045550100"
 REDIS_DB = 12  # the servers use the default key namespace; give them a database of their own
 CUSTOMERS = 2000
+SERVICES = ("PostgreSQL", "Redis")  # their CPU per message is measured beside the servers'
 TWIML_REPLY = ('<?xml version="1.0" encoding="UTF-8"?><Response><Message>'
                "<Body>Thanks, got it.</Body></Message></Response>")
 
@@ -200,7 +201,7 @@ async def _drive(base: str, *, senders: int, seconds: float, warmup_s: float,
     count = len(samples)
     spent = dict(zip(groups, service_cpu, strict=True))
     elsewhere = {f"{name} CPU ms/msg": round(1000 * spent[name] / count, 2)
-                 if count and name in spent else "-" for name in ("PostgreSQL", "Redis")}
+                 if count and name in spent else "-" for name in SERVICES}
     return {
         "senders": senders,
         "messages": count,
@@ -392,7 +393,7 @@ async def run(ctx: BenchContext) -> list[dict[str, Any]]:
     if production:
         row = min(production, key=lambda r: r["server CPU ms/msg"])
         parts = {"the servers": row["server CPU ms/msg"],
-                 **{name: row.get(f"{name} CPU ms/msg") for name in ("PostgreSQL", "Redis")},
+                 **{name: row.get(f"{name} CPU ms/msg") for name in SERVICES},
                  "the load generator": row["load generator CPU ms/msg"]}
         known = {name: cost for name, cost in parts.items() if isinstance(cost, float)}
         total = sum(known.values())

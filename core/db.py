@@ -159,7 +159,8 @@ def _writes(statement: str) -> bool:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers run beside the one writer; busy_timeout queues writers instead of failing.
+    # WAL lets readers run beside the one writer; busy_timeout makes a writer from another
+    # process (a CLI) wait instead of failing (this process's queue: SqliteWriterQueue).
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

@@ -5,21 +5,16 @@ which a text waited up to 2.7 s behind writers that came later."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.customers.models import Customer
-from core.db import make_engine, make_sessionmaker, unit_of_work
+from core.db import make_sessionmaker, unit_of_work
 
-
-@pytest.fixture
-async def engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(sqlite_url)
-    yield eng
-    await eng.dispose()
+# conftest's `engine`, on SQLite only: the queue is SQLite's.
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 async def test_writers_take_turns_in_the_order_they_asked(engine: AsyncEngine) -> None:
