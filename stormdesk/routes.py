@@ -18,11 +18,14 @@ from stormdesk import notice_callbacks, ops
 
 
 def routers() -> list[APIRouter]:
-    found: list[APIRouter] = [ops.router]
+    # A request is matched against the routers in this order, each costing a few µs: the
+    # webhook Twilio floods in a storm comes first (about 4% of its CPU was the matching
+    # when it came after the account core's routers).
+    found: list[APIRouter] = [sms_views.router, ops.router]
     found += account_core_routers()
     found.append(outage_views.router)
     found.append(payment_views.router)
-    found += [sms_views.router, sms_sandbox.router]
+    found.append(sms_sandbox.router)
     found.append(voice_views.router)
     found.append(email_views.router)
     found += [webchat_views.router, webchat_views.sandbox_router]
