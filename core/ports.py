@@ -29,8 +29,12 @@ class EventBus(Protocol):
 
     async def publish(self, topic: str, payload: dict[str, Any]) -> None: ...
 
-    async def publish_many(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
-        """`publish` each (topic, payload) in order, in one round trip where the bus has them."""
+    async def publish_many(self, events: Sequence[tuple[str, dict[str, Any]]], *,
+                           release: Hold | None = None) -> None:
+        """`publish` each (topic, payload) in order, in one round trip where the bus has them;
+        then give back `release`, a hold of the same runtime's Lock (a Redis bus does it in
+        that round trip when the lock lives on its server): whoever takes that lock next is
+        after these events."""
         ...
 
     def subscribe(self, topic: str) -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]: ...
@@ -59,15 +63,26 @@ class DurableQueue(Protocol):
     async def close(self) -> None: ...
 
 
+class Hold(Protocol):
+    """A lock being held (what `Lock.hold` yields). `release()` gives it back before the block
+    ends, at most once (the block's end then does nothing); False if it had expired and may
+    have been taken over. `released` says whether it was given back."""
+
+    released: bool
+
+    async def release(self) -> bool: ...
+
+
 class Lock(Protocol):
     """Mutual exclusion by key across tasks (and, for Redis, processes).
 
     `hold` waits up to `wait_s` for the key, raises TimeoutError if it cannot get it, and
-    releases on exit; `ttl_s` bounds how long a crashed holder can keep it."""
+    releases on exit unless the hold was released already; `ttl_s` bounds how long a crashed
+    holder can keep it."""
 
     def hold(
         self, key: str, *, ttl_s: float = 30.0, wait_s: float = 10.0
-    ) -> AbstractAsyncContextManager[None]: ...
+    ) -> AbstractAsyncContextManager[Hold]: ...
 
     async def close(self) -> None: ...
 

@@ -81,9 +81,12 @@ class RecordingBus:
             self.published.append((topic, payload))
         await self.inner.publish(topic, payload)
 
-    async def publish_many(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    async def publish_many(self, events: Sequence[tuple[str, dict[str, Any]]], *,
+                           release: Any = None) -> None:
         for topic, payload in events:
             await self.publish(topic, payload)
+        if release is not None:
+            await release.release()
 
     def subscribe(self, topic: str) -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]:
         return self.inner.subscribe(topic)

@@ -37,6 +37,7 @@ from core.conversations.schemas import (
 )
 from core.db import unit_of_work
 from core.events import DomainEvent
+from core.ports import Hold
 from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -64,12 +65,14 @@ def conversation_lock(conversation_id: int) -> str:
 
 
 async def publish(runtime: Runtime, events: list[DomainEvent], *,
-                  first: tuple[str, dict[str, Any]] | None = None) -> None:
-    """The events in order (after `first`, a raw topic and payload), in one bus round trip."""
+                  first: tuple[str, dict[str, Any]] | None = None,
+                  release: Hold | None = None) -> None:
+    """The events in order (after `first`, a raw topic and payload), in one bus round trip;
+    then `release`, the conversation's lock, in that round trip where the bus can."""
     wire = [first] if first is not None else []
     wire.extend((event.topic, event.to_payload()) for event in events)
-    if wire:
-        await runtime.bus.publish_many(wire)
+    if wire or release is not None:
+        await runtime.bus.publish_many(wire, release=release)
 
 
 async def intake(runtime: Runtime, inbound: InboundMessage, *,
@@ -142,10 +145,13 @@ async def handle_conversation(runtime: Runtime, conversation_id: int, responder:
     its own and empties the list, so what is left in it afterwards is the caller's to send."""
     handled = 0
     async with runtime.lock.hold(conversation_lock(conversation_id), ttl_s=LOCK_TTL_S,
-                                 wait_s=LOCK_WAIT_S):
+                                 wait_s=LOCK_WAIT_S) as held:
         while True:
+            # The turn that reaches the job's message is the last: it gives the lock back
+            # with its events, in their round trip (the next holder is after them).
             done = await handle_next(runtime, conversation_id, responder, pending=pending,
-                                     announce=announce)
+                                     announce=announce,
+                                     last=(held, message_id) if message_id else None)
             pending = None
             if done is None:
                 return handled
@@ -156,7 +162,8 @@ async def handle_conversation(runtime: Runtime, conversation_id: int, responder:
 
 async def handle_next(runtime: Runtime, conversation_id: int, responder: Responder, *,
                       pending: PendingMessage | None = None,
-                      announce: list[DomainEvent] | None = None) -> int | None:
+                      announce: list[DomainEvent] | None = None,
+                      last: tuple[Hold, int] | None = None) -> int | None:
     """The conversation's oldest unhandled inbound message, found and handled in one
     transaction; effects (inline wake-up, send jobs, events) only after commit. A bot failure
     never loses the message: it goes to a person instead. Returns its id, None if none was
@@ -165,7 +172,10 @@ async def handle_next(runtime: Runtime, conversation_id: int, responder: Respond
     `pending`: that message, read before the lock was taken (PostgreSQL's store statement
     reads it, handle_conversation passes it on). Its handled mark then also checks that the
     conversation is as it was read and that nothing older waits; if not, nothing was written,
-    and it is handled again from a fresh read."""
+    and it is handled again from a fresh read.
+
+    `last`: (the conversation's lock, the job's message id): if the message handled here is
+    that one or newer, the caller stops after it, so its events give the lock back."""
     if pending is not None and runtime.engine.dialect.name != "postgresql":
         pending = None  # only PostgreSQL's mark can check it (service.mark_handled_with_replies)
     guarded = pending is not None
@@ -181,7 +191,8 @@ async def handle_next(runtime: Runtime, conversation_id: int, responder: Respond
                                     guarded=guarded)
     except _AlreadyHandled:
         if guarded:  # or read stale, the mark cannot tell which: read it again, under the lock
-            return await handle_next(runtime, conversation_id, responder, announce=announce)
+            return await handle_next(runtime, conversation_id, responder, announce=announce,
+                                     last=last)
         return message_id  # someone else handled it meanwhile; our work was rolled back
     except Exception:
         if message_id is None:
@@ -193,11 +204,13 @@ async def handle_next(runtime: Runtime, conversation_id: int, responder: Respond
     if announce:
         outcome.events[:0] = announce
         announce.clear()
-    await after_commit(runtime, outcome)
+    await after_commit(runtime, outcome,
+                       release=last[0] if last is not None and message_id >= last[1] else None)
     return message_id
 
 
-async def after_commit(runtime: Runtime, outcome: _Handled) -> None:
+async def after_commit(runtime: Runtime, outcome: _Handled, *,
+                       release: Hold | None = None) -> None:
     wake: tuple[str, dict[str, Any]] | None = None
     if outcome.inline:
         payload: dict[str, Any] = {"message_id": outcome.inbound_id}
@@ -211,7 +224,7 @@ async def after_commit(runtime: Runtime, outcome: _Handled) -> None:
     for reply_id in outcome.to_send:
         await runtime.queue.enqueue(OUTBOUND_STREAM, {"message_id": reply_id})
     # The wake-up first: the webhook waiting for it is the customer waiting.
-    await publish(runtime, outcome.events, first=wake)
+    await publish(runtime, outcome.events, first=wake, release=release)
 
 
 class _AlreadyHandled(Exception):

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
+from core.ports import Hold
+
 log = logging.getLogger(__name__)
 
 _CLOSED = object()
@@ -37,9 +39,12 @@ class LocalEventBus:
                             topic, self._max_backlog)
             inbox.put_nowait(json.loads(wire))
 
-    async def publish_many(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    async def publish_many(self, events: Sequence[tuple[str, dict[str, Any]]], *,
+                           release: Hold | None = None) -> None:
         for topic, payload in events:
             await self.publish(topic, payload)
+        if release is not None:
+            await release.release()
 
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:

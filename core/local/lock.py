@@ -22,12 +22,12 @@ class LocalLock:
     @asynccontextmanager
     async def hold(
         self, key: str, *, ttl_s: float = 30.0, wait_s: float = 10.0
-    ) -> AsyncIterator[None]:
-        token = await self._acquire(key, ttl_s=ttl_s, wait_s=wait_s)
+    ) -> AsyncIterator[LocalHold]:
+        held = LocalHold(self, key, await self._acquire(key, ttl_s=ttl_s, wait_s=wait_s))
         try:
-            yield
+            yield held
         finally:
-            self._release(key, token)
+            await held.release()
 
     async def close(self) -> None:
         return None
@@ -54,12 +54,29 @@ class LocalLock:
             except TimeoutError:
                 pass
 
-    def _release(self, key: str, token: str) -> None:
+    def _release(self, key: str, token: str) -> bool:
         current = self._held.get(key)
         if current is None or current[0] != token:
             log.warning("lock %r expired while held and may have been taken over", key)
-            return
+            return False
         del self._held[key]
         released = self._released.pop(key, None)
         if released is not None:
             released.set()
+        return True
+
+
+class LocalHold:
+    """One hold of a LocalLock (core.ports.Hold)."""
+
+    __slots__ = ("_key", "_lock", "_token", "released")
+
+    def __init__(self, lock: LocalLock, key: str, token: str) -> None:
+        self._lock, self._key, self._token = lock, key, token
+        self.released = False
+
+    async def release(self) -> bool:
+        if self.released:
+            return True
+        self.released = True
+        return self._lock._release(self._key, self._token)

@@ -15,7 +15,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from core.ports import Hold
 from integrations.redis.keys import namespaced
+from integrations.redis.lock import RedisHold
 
 log = logging.getLogger(__name__)
 
@@ -90,18 +92,33 @@ class RedisEventBus:
             raise RuntimeError("event bus is closed")
         await self._client.publish(self._channel(topic), json.dumps(payload))
 
-    async def publish_many(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    async def publish_many(self, events: Sequence[tuple[str, dict[str, Any]]], *,
+                           release: Hold | None = None) -> None:
         if self._closed:
             raise RuntimeError("event bus is closed")
-        if len(events) == 1:
+        # The lock's release rides the same round trip when the lock is on this client (a
+        # handler's last step: its events, then the conversation's lock).
+        along = release if isinstance(release, RedisHold) and release.client is self._client \
+            and not release.released else None
+        if along is None and len(events) == 1:
             await self.publish(*events[0])
-            return
-        # One round trip for a handled message's wake-up and events: each costs ~0.1 ms of
-        # CPU on the worker. No MULTI: subscribers need order, not atomicity.
-        async with self._client.pipeline(transaction=False) as pipe:
-            for topic, payload in events:
-                pipe.publish(self._channel(topic), json.dumps(payload))
-            await pipe.execute()
+        elif along is not None or events:
+            # One round trip for a handled message's wake-up, events and lock: each costs
+            # ~0.1 ms of CPU. No MULTI: subscribers need order, not atomicity; the release
+            # comes last, so the next holder is after these events.
+            async with self._client.pipeline(transaction=False) as pipe:
+                for topic, payload in events:
+                    pipe.publish(self._channel(topic), json.dumps(payload))
+                if along is not None:
+                    pipe.execute_command(*along.release_command())
+                replies = await pipe.execute(raise_on_error=along is None)
+            if along is not None:
+                for reply in replies[:-1]:
+                    if isinstance(reply, BaseException):
+                        raise reply
+                await along.settle(replies[-1])
+        if release is not None and along is None:
+            await release.release()
 
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:

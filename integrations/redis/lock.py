@@ -40,14 +40,13 @@ class RedisLock:
     @asynccontextmanager
     async def hold(
         self, key: str, *, ttl_s: float = 30.0, wait_s: float = 10.0
-    ) -> AsyncIterator[None]:
+    ) -> AsyncIterator[RedisHold]:
         name = namespaced(self._namespace, "lock", key)
-        token = await self._acquire(name, ttl_s=ttl_s, wait_s=wait_s)
+        held = RedisHold(self, key, name, await self._acquire(name, ttl_s=ttl_s, wait_s=wait_s))
         try:
-            yield
+            yield held
         finally:
-            if not await self._release(keys=[name], args=[token]):
-                log.warning("lock %r expired while held and may have been taken over", key)
+            await held.release()
 
     async def close(self) -> None:
         return None
@@ -69,3 +68,43 @@ class RedisLock:
                 raise TimeoutError(f"lock {name!r} still held after {wait_s}s")
             await asyncio.sleep(min(remaining, pause * random.uniform(0.5, 1.5)))
             pause = min(pause * 2, 0.1)
+
+
+class RedisHold:
+    """One hold of a RedisLock (core.ports.Hold). The bus on the same client gives it back in
+    its publishing round trip (`release_command`, then `settle` with the reply)."""
+
+    __slots__ = ("_key", "_lock", "_name", "_token", "released")
+
+    def __init__(self, lock: RedisLock, key: str, name: str, token: str) -> None:
+        self._lock, self._key, self._name, self._token = lock, key, name, token
+        self.released = False
+
+    @property
+    def client(self) -> aioredis.Redis:
+        return self._lock._client
+
+    def release_command(self) -> tuple[str | int, ...]:
+        """The compare-and-delete as one raw command for a pipeline (EVALSHA: the script's
+        body is not resent; a Redis that lost its scripts answers NOSCRIPT, see `settle`)."""
+        return ("EVALSHA", self._lock._release.sha, 1, self._name, self._token)
+
+    async def settle(self, reply: object) -> bool:
+        """What the pipelined release answered; an error (NOSCRIPT after a Redis restart)
+        releases it the ordinary way, which loads the script again."""
+        if isinstance(reply, BaseException):
+            return await self.release()
+        self.released = True
+        return self._warn_if_lost(bool(reply))
+
+    async def release(self) -> bool:
+        if self.released:
+            return True
+        released = bool(await self._lock._release(keys=[self._name], args=[self._token]))
+        self.released = True
+        return self._warn_if_lost(released)
+
+    def _warn_if_lost(self, released: bool) -> bool:
+        if not released:
+            log.warning("lock %r expired while held and may have been taken over", self._key)
+        return released

@@ -12,7 +12,7 @@ from typing import Any
 
 from messaging_helpers import SMS_PATH, messaging_app, post_signed, sms_payload, wait_for
 
-from core.conversations.flows import INBOUND_STREAM, INLINE_TOPIC
+from core.conversations.flows import INBOUND_STREAM, INLINE_TOPIC, conversation_lock
 from core.conversations.models import Message
 from core.conversations.schemas import BotOutcome, Reply
 
@@ -55,11 +55,13 @@ async def test_a_free_slot_handles_the_message_here_without_a_job(db_url: str) -
     async with messaging_app(db_url, inline_budget_s=LONG_BUDGET_S) as h:
         jobs = count_jobs(h.runtime)
         publishes: list[list[str]] = []
+        releases: list[Any] = []
         publish_many = h.runtime.bus.publish_many
 
-        async def recording(events: Any) -> None:
+        async def recording(events: Any, *, release: Any = None) -> None:
             publishes.append([topic for topic, _ in events])
-            await publish_many(events)
+            releases.append(release)
+            await publish_many(events, release=release)
 
         h.runtime.bus.publish_many = recording
         async with asyncio.timeout(15):
@@ -73,8 +75,13 @@ async def test_a_free_slot_handles_the_message_here_without_a_job(db_url: str) -
         assert publishes == [["conversations.message_received",
                               "conversations.reply_recorded"]]
         assert INLINE_TOPIC not in publishes[0]
+        # ...and the conversation's lock given back in that same call, after the events.
+        [held] = releases
+        assert held is not None and held.released
         [inbound] = await h.messages(Message.direction == "inbound")
         assert inbound.handled_at is not None and inbound.inline_state == "answered"
+        async with h.runtime.lock.hold(conversation_lock(inbound.conversation_id), wait_s=0):
+            pass
 
 
 async def test_with_direct_handling_off_every_message_is_a_job(db_url: str) -> None:

@@ -350,6 +350,74 @@ async def test_lock_ttl_frees_a_dead_holders_lock_which_it_then_cannot_release(
         pass
 
 
+async def test_lock_given_back_with_the_events_frees_it_after_they_are_published(
+    ports: Ports,
+) -> None:
+    """A handler's last step: its events, then its lock, in one call (one Redis round trip).
+    The next holder comes after the events; the block's end then releases nothing more."""
+    seen: list[dict[str, Any]] = []
+    async with ports.bus.subscribe("conversations.events") as events:
+        async def read() -> None:
+            async for event in events:
+                seen.append(event)
+                if len(seen) == 2:
+                    return
+
+        reader = asyncio.create_task(read())
+        next_holder = ports.lock.hold("conversation:5", wait_s=0.0)
+        async with ports.lock.hold("conversation:5") as held:
+            await ports.bus.publish_many([("conversations.events", {"n": 1}),
+                                          ("conversations.events", {"n": 2})], release=held)
+            assert held.released
+            await next_holder.__aenter__()  # free already, inside the first block
+        # The first block's end released nothing more: the next holder still has it.
+        with pytest.raises(TimeoutError):
+            async with ports.lock.hold("conversation:5", wait_s=0.05):
+                pytest.fail("the first block's end freed the next holder's lock")
+        await next_holder.__aexit__(None, None, None)
+        await asyncio.wait_for(reader, SOON_S)
+    assert seen == [{"n": 1}, {"n": 2}]
+    async with ports.lock.hold("conversation:5") as again:
+        await ports.bus.publish_many([], release=again)  # nothing to say, only the lock
+        assert again.released
+        assert await again.release()  # once only; a second call is a no-op
+    async with ports.lock.hold("conversation:5", wait_s=0.0):
+        pass
+
+
+async def test_lock_given_back_by_the_bus_after_its_ttl_says_so(ports: Ports) -> None:
+    async with ports.lock.hold("conversation:6", ttl_s=0.2) as held:
+        await asyncio.sleep(0.3)
+        async with ports.lock.hold("conversation:6", wait_s=0.0) as taker:
+            await ports.bus.publish_many([("t", {})], release=held)
+            assert held.released
+            with pytest.raises(TimeoutError):  # the late release left the new holder's lock
+                async with ports.lock.hold("conversation:6", wait_s=0.05):
+                    pytest.fail("the expired holder's release freed the new holder's lock")
+            assert taker.released is False
+
+
+@pytest.mark.redis
+async def test_redis_lock_given_back_by_the_bus_after_redis_lost_its_scripts(
+    redis_url: str, namespace: str,
+) -> None:
+    """A restarted Redis has no scripts: the pipelined EVALSHA fails with NOSCRIPT, and the
+    release falls back to the ordinary call (which loads the script) instead of leaking."""
+    built = redis_ports(redis_url, namespace)
+    admin = aioredis.from_url(redis_url)
+    try:
+        async with built.lock.hold("conversation:9") as held:
+            await admin.script_flush()
+            await built.bus.publish_many([("t", {"n": 1})], release=held)
+            assert held.released
+            async with built.lock.hold("conversation:9", wait_s=0.0):
+                pass
+    finally:
+        await admin.aclose()
+        await built.close()
+        await _purge(redis_url, namespace)
+
+
 # --- rate limiter ---------------------------------------------------------------------------
 
 
