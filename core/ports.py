@@ -102,9 +102,12 @@ class RateLimiter(Protocol):
 
 class Dedupe(Protocol):
     """`first_time(key)` is True exactly once per key within `ttl_s` across all callers;
-    `seen(key)` says whether some caller has set it (within its TTL), without setting it."""
+    `seen(key)` says whether some caller has set it (within its TTL), without setting it;
+    `note_all(keys)` sets each key (a later `first_time` is False), in one round trip."""
 
     async def first_time(self, key: str, *, ttl_s: float = 86400.0) -> bool: ...
+
+    async def note_all(self, keys: Sequence[str], *, ttl_s: float = 86400.0) -> None: ...
 
     async def seen(self, key: str) -> bool: ...
 

@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 REPEAT_GRACE_S = 1.0
 # How long "these replies rode an answer" is remembered; Twilio's retries come within minutes.
 ANSWERED_TTL_S = 3600.0
+# The notes are written together, at most this long after their answers: one Redis round
+# trip for all the answers of that window instead of one each. A repeat in another process
+# reads them only a budget plus REPEAT_GRACE_S after its message came, far later.
+NOTE_EVERY_S = 0.05
 
 
 class InlineAnswers:
@@ -54,6 +58,8 @@ class InlineAnswers:
         self._runtime = runtime
         self._waiters: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self.listening = asyncio.Event()
+        self._notes: list[str] = []  # answered, not yet written (see `answered`)
+        self._writing: asyncio.Task[None] | None = None
 
     async def listen(self) -> None:
         """Run for the life of the process (stormdesk.hooks starts it)."""
@@ -146,23 +152,38 @@ class InlineAnswers:
             # replies for a request that is gone.
             await flows.queue_handling(self._runtime, row.conversation_id, message_id)
             return []
-        if ready and await self._runtime.dedupe.seen(_answered_key(message_id)):
-            return []  # an answer carried them (Twilio sent this one anyway, or a test did)
+        if ready:
+            await self.write_notes()  # an answer from this process is noted before we look
+            if await self._runtime.dedupe.seen(_answered_key(message_id)):
+                return []  # an answer carried them (Twilio sent this one anyway, or a test did)
         return ready
 
     async def answered(self, message_id: int) -> None:
         """The webhook's answer with this message's replies has been written: a repeat
-        delivery now carries nothing. Called after the response, never before it.
+        delivery now carries nothing. Called after the response, never before it; the note
+        is written with the others of the next NOTE_EVERY_S (`write_notes`).
 
-        The answer has left whatever happens here: if the note cannot be written (Redis
-        down), only a repeat that Twilio sends after receiving the answer, which it does not
-        do, would carry the replies again; so it is logged, not raised into a request that
-        is over."""
+        The answer has left whatever happens to the note: if it cannot be written (Redis
+        down, or the process dies within those milliseconds), only a repeat that Twilio
+        sends after receiving the answer, which it does not do, would carry the replies
+        again; so it is logged, never raised into a request that is over."""
+        self._notes.append(_answered_key(message_id))
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write_soon(), name="inline-notes")
+
+    async def _write_soon(self) -> None:
+        await asyncio.sleep(NOTE_EVERY_S)
+        await self.write_notes()
+
+    async def write_notes(self) -> None:
+        """Write the notes of the answers given so far (also when the process stops)."""
+        notes, self._notes = self._notes, []
+        if not notes:
+            return
         try:
-            await self._runtime.dedupe.first_time(_answered_key(message_id),
-                                                  ttl_s=ANSWERED_TTL_S)
+            await self._runtime.dedupe.note_all(notes, ttl_s=ANSWERED_TTL_S)
         except Exception:
-            log.warning("could not note that message %s's replies rode its answer", message_id,
+            log.warning("could not note that %d answers carried their replies", len(notes),
                         exc_info=True)
 
     def forget(self, message_id: int) -> None:

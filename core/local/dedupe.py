@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+from collections.abc import Sequence
 
 
 class LocalDedupe:
@@ -23,6 +24,10 @@ class LocalDedupe:
         self._expires[key] = expires
         heapq.heappush(self._by_expiry, (expires, key))
         return True
+
+    async def note_all(self, keys: Sequence[str], *, ttl_s: float = 86400.0) -> None:
+        for key in keys:
+            await self.first_time(key, ttl_s=ttl_s)
 
     async def seen(self, key: str) -> bool:
         return self._expires.get(key, 0.0) > asyncio.get_running_loop().time()

@@ -160,17 +160,21 @@ async def test_an_answer_whose_note_cannot_be_written_still_answers(db_url: str)
     """The note that the replies left is written after the answer; if Redis refuses it,
     the answer has still gone, and the request ends cleanly."""
     async with messaging_app(db_url, inline_budget_s=LONG_BUDGET_S) as h:
-        async def refuse(key: str, *, ttl_s: float = 0.0) -> bool:
-            if key.startswith("inline-answered:"):
-                raise ConnectionError("redis is gone")
-            return True
+        tried: list[list[str]] = []
 
-        h.runtime.dedupe.first_time = refuse  # type: ignore[method-assign]
+        async def refuse(keys: list[str], *, ttl_s: float = 0.0) -> None:
+            tried.append(list(keys))
+            raise ConnectionError("redis is gone")
+
+        h.runtime.dedupe.note_all = refuse  # type: ignore[method-assign]
         response = await post_signed(h.client, SMS_PATH,
                                      sms_payload(sender=CUSTOMER, body="HELP"))
         assert response.status_code == 200
         [text] = bodies(response.text)
         assert "Riverbend Public Utilities" in text
+        await h.runtime.extras[INLINE_ANSWERS].write_notes()
+        [[key]] = tried
+        assert key.startswith("inline-answered:")
 
 
 async def test_a_retry_before_handling_gives_up_and_the_reply_goes_by_rest(db_url: str) -> None:
@@ -222,3 +226,25 @@ async def test_a_message_past_twilios_wait_is_answered_by_rest(db_url: str) -> N
         await wait_for(sent)
         [inbound] = await h.messages(Message.id == message_id)
         assert inbound.inline_state == "gave_up"
+
+
+async def test_the_notes_of_answers_given_together_are_written_in_one_call(db_url: str) -> None:
+    """Each answer's note waits up to inline.NOTE_EVERY_S for the others: one round trip."""
+    from core.conversations.inline import NOTE_EVERY_S
+
+    async with messaging_app(db_url, inline_budget_s=LONG_BUDGET_S) as h:
+        answers = h.runtime.extras[INLINE_ANSWERS]
+        calls: list[list[str]] = []
+        note_all = h.runtime.dedupe.note_all
+
+        async def recording(keys: list[str], *, ttl_s: float) -> None:
+            calls.append(list(keys))
+            await note_all(keys, ttl_s=ttl_s)
+
+        h.runtime.dedupe.note_all = recording  # type: ignore[method-assign]
+        await answers.answered(101)
+        await answers.answered(102)
+        assert calls == []  # not yet: the answers' requests are not kept waiting for it
+        await asyncio.sleep(NOTE_EVERY_S * 4)
+        assert calls == [["inline-answered:101", "inline-answered:102"]]
+        assert await h.runtime.dedupe.seen("inline-answered:102")

@@ -497,6 +497,16 @@ async def test_dedupe_seen_reads_a_key_without_setting_it(ports: Ports) -> None:
     await _until(lambda: _not(ports.dedupe.seen("SM200")))
 
 
+async def test_dedupe_note_all_sets_every_key_at_once(ports: Ports) -> None:
+    assert await ports.dedupe.first_time("SM300") is True
+    await ports.dedupe.note_all(["SM300", "SM301", "SM302"], ttl_s=0.2)
+    assert [await ports.dedupe.seen(k) for k in ("SM300", "SM301", "SM302", "SM303")] == [
+        True, True, True, False]
+    assert await ports.dedupe.first_time("SM301") is False
+    await ports.dedupe.note_all([])
+    await _until(lambda: _not(ports.dedupe.seen("SM302")))
+
+
 async def _not(check: Any) -> bool:
     return not await check
 
