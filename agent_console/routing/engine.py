@@ -57,17 +57,28 @@ class RoutingEngine:
     async def _loop(self) -> None:
         while True:
             tick = console_config(self._runtime).route_tick_s
+            kicked = True
             try:
                 async with asyncio.timeout(tick):
                     await self._wake.wait()
             except TimeoutError:
-                pass
+                kicked = False
             self._wake.clear()
             try:
-                await self.route_once()
+                if kicked or await self._beat_is_ours(tick):
+                    await self.route_once()
             except Exception:  # the next heartbeat retries; routing must not die
                 log.exception("routing pass failed")
                 await asyncio.sleep(tick)
+
+    async def _beat_is_ours(self, tick: float) -> bool:
+        """One heartbeat pass per tick for the whole cluster, not one per process: the
+        heartbeat does the timed work (lapsed offers, wrap-ups, SLAs), which one pass covers
+        for everybody. Each process's beat asks; the first of the tick runs it. (The key
+        lives a little under a tick, so a lone process never misses its own next beat; if
+        the process that took the beats dies, another takes them within a tick.)"""
+        key = f"console:{await event_log.log_id(self._runtime)}:routing-beat"
+        return await self._runtime.dedupe.first_time(key, ttl_s=tick * 0.9)
 
     async def _prune(self, config: ConsoleConfig) -> None:
         """Keep the event log to its retention (a few days of replay), a batch at a time."""

@@ -319,3 +319,31 @@ async def test_agent_reply_is_recorded_for_the_channel_and_stops_the_first_respo
         detail = (await c.http.get(f"/api/v1/agent/conversations/{conversation_id}",
                                    headers=c.auth("amy"))).json()
         assert [m["author"] for m in detail["transcript"]] == ["customer", "agent"]
+
+
+async def test_the_heartbeat_pass_runs_once_per_tick_for_the_whole_cluster(db_url) -> None:
+    """Every API process runs the routing loop; the heartbeat's timed work needs one pass per
+    tick, whoever runs it. A second engine on the same shared state (another process) adds
+    almost no heartbeat passes; alone, an engine takes every beat."""
+    import asyncio
+
+    from agent_console.routing.engine import RoutingEngine
+    from agent_console.startup import ENGINE
+
+    tick, window = 0.1, 1.5
+    async with console(db_url, route_tick_s=tick) as c:
+        first: RoutingEngine = c.runtime.extras[ENGINE]
+        second = RoutingEngine(c.runtime)
+        loop = asyncio.create_task(second._loop())
+        try:
+            before = first.passes
+            await asyncio.sleep(window)
+            together = first.passes - before + second.passes
+        finally:
+            loop.cancel()
+        before = first.passes
+        await asyncio.sleep(window)
+        alone = first.passes - before
+    # A beat is a tick plus the pass it runs; alone, the engine takes every one of them.
+    assert alone >= 3, alone
+    assert together <= 1.4 * alone + 1, (together, alone)  # each engine beating: ~2x
