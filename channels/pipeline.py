@@ -126,7 +126,7 @@ async def serving(runtime: Runtime, *, workers: bool | None = None) -> AsyncIter
         runtime.extras.pop(EXTRA, None)
         # Before the listener stops: what is handled here may still wake a webhook.
         await direct.close()
-        await answers.write_notes()  # the answers already given, before the bus goes
+        await answers.close()  # notes the answers already given, before the bus goes
         stop.set()
         tasks[0].cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -175,8 +175,16 @@ class InlineAnswers:
         await asyncio.sleep(NOTE_EVERY_S)
         await self.write_notes()
 
+    async def close(self) -> None:
+        """The process stops: the notes of the answers given are written (the batch under
+        way finishes, at most NOTE_EVERY_S from now; it never raises)."""
+        if self._writing is not None:
+            with suppress(asyncio.CancelledError):
+                await self._writing
+        await self.write_notes()
+
     async def write_notes(self) -> None:
-        """Write the notes of the answers given so far (also when the process stops)."""
+        """Write the notes of the answers given so far."""
         notes, self._notes = self._notes, []
         if not notes:
             return

@@ -113,10 +113,10 @@ class RedisEventBus:
                     pipe.execute_command(*along.release_command())
                 replies = await pipe.execute(raise_on_error=along is None)
             if along is not None:
+                await along.settle(replies[-1])  # first: the release did run, whatever else
                 for reply in replies[:-1]:
                     if isinstance(reply, BaseException):
                         raise reply
-                await along.settle(replies[-1])
         if release is not None and along is None:
             await release.release()
 
