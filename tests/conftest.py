@@ -332,3 +332,41 @@ def private_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# A test stuck on an await shows, at pytest-timeout, only the event loop waiting in select.
+# Shortly before the timeout, print every asyncio task's stack (into the test's captured
+# stderr), so the failure report names the coroutine that never finished.
+_DUMP_BEFORE_TIMEOUT_S = 15.0
+
+
+def _dump_tasks() -> None:
+    import gc
+    import sys
+
+    for found in gc.get_objects():
+        if isinstance(found, asyncio.AbstractEventLoop) and found.is_running():
+            def dump(loop: asyncio.AbstractEventLoop = found) -> None:
+                print(f"--- asyncio tasks of {loop!r} ---", file=sys.stderr)
+                for task in asyncio.all_tasks(loop):
+                    task.print_stack(file=sys.stderr)
+            found.call_soon_threadsafe(dump)
+
+
+@pytest.fixture(autouse=True)
+def _tasks_dumped_before_timeout(request: pytest.FixtureRequest) -> Iterator[None]:
+    import threading
+
+    marker = request.node.get_closest_marker("timeout")
+    limit = float(marker.args[0]) if marker and marker.args else float(
+        request.config.getini("timeout") or 0)
+    if limit <= _DUMP_BEFORE_TIMEOUT_S:
+        yield
+        return
+    timer = threading.Timer(limit - _DUMP_BEFORE_TIMEOUT_S, _dump_tasks)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
