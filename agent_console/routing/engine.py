@@ -63,6 +63,13 @@ class RoutingEngine:
                     await self._wake.wait()
             except TimeoutError:
                 kicked = False
+            # A cancel that lands as a timeout expires (this tick's, or the routing lock's
+            # wait) can be taken for the timeout on Python 3.11: the task stays "cancelling"
+            # and the loop ran on, so its TaskGroup, and the app's shutdown, waited forever
+            # (seen in CI). Honour it here.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
             self._wake.clear()
             try:
                 if kicked or await self._beat_is_ours(tick):
