@@ -326,6 +326,7 @@ async def test_the_heartbeat_pass_runs_once_per_tick_for_the_whole_cluster(db_ur
     tick, whoever runs it. A second engine on the same shared state (another process) adds
     almost no heartbeat passes; alone, an engine takes every beat."""
     import asyncio
+    import contextlib
 
     from agent_console.routing.engine import RoutingEngine
     from agent_console.startup import ENGINE
@@ -341,6 +342,8 @@ async def test_the_heartbeat_pass_runs_once_per_tick_for_the_whole_cluster(db_ur
             together = first.passes - before + second.passes
         finally:
             loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop  # gone before the lone window starts
         before = first.passes
         await asyncio.sleep(window)
         alone = first.passes - before
